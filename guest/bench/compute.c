@@ -1,0 +1,3 @@
+/* placeholder, replaced below */
+#include "libguest.h"
+int main(void) { return 0; }
