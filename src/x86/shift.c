@@ -1,0 +1,284 @@
+/* Shifts and rotates: SHL/SAL SHR SAR ROL ROR RCL RCR SHLD SHRD, and the
+ * flagless BMI2 forms SHLX SHRX SARX RORX.
+ *
+ * The count is masked to 5 bits (6 with a 64-bit operand); a masked count
+ * of 0 changes no flags (the register is still written, so a 32-bit
+ * destination is zero-extended).  All flags are computed eagerly.
+ *
+ * Flags the APM leaves undefined are set the way the host AMD EPYC sets
+ * them (checked by tests/diff):
+ *   - OF for counts other than 1 follows the count-1 formula applied to the
+ *     final result (SHL/ROL/RCL: MSB(result) ^ CF; ROR/RCR: the two top
+ *     bits of the result; SHR: MSB of the source; SAR: 0);
+ *   - AF after SHL/SHR/SAR with a nonzero count ... (see shift_af());
+ *   - for 8- and 16-bit SHL/SHR with count >= the operand width, the result
+ *     is 0 and CF is the last bit shifted out (0 once past the operand). */
+#include <Zydis/Zydis.h>
+
+#include "x86/flags.h"
+#include "x86/insn.h"
+
+/* Wide enough for the 65-bit RCL/RCR rotation (GCC/Clang extension). */
+__extension__ typedef unsigned __int128 u128;
+
+static inline unsigned count_mask(unsigned size)
+{
+    return size == 8 ? 63 : 31;
+}
+
+static inline uint64_t top_bit(uint64_t v, unsigned size)
+{
+    return (v >> (size * 8 - 1)) & 1;
+}
+
+/* OF as a bit in RFLAGS. */
+static inline uint64_t of_if(uint64_t cond)
+{
+    return cond ? FLAG_OF : 0;
+}
+
+static void op_shl(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, bits = size * 8;
+    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    uint64_t r = (a << c) & size_mask(size);
+    /* CF: the last bit shifted out; a has at most 16 bits when c can
+     * exceed the width, so a << (c - 1) never loses it. */
+    uint64_t cf = ((a << (c - 1)) >> (bits - 1)) & 1;
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
+                                of_if(top_bit(r, size) ^ cf));
+}
+
+static void op_shr(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size;
+    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    uint64_t r = a >> c;
+    uint64_t cf = (a >> (c - 1)) & 1;
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
+                                of_if(top_bit(a, size)));
+}
+
+static void op_sar(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size;
+    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    int64_t sa = (int64_t)sign_extend(a, size);
+    uint64_t r = (uint64_t)(sa >> c) & size_mask(size);
+    uint64_t cf = (uint64_t)(sa >> (c - 1)) & 1;
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF);
+}
+
+/* Rotates change only CF and OF. */
+static void op_rol(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, bits = size * 8;
+    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    unsigned n = c & (bits - 1);
+    uint64_t r = n ? ((a << n) | (a >> (bits - n))) & size_mask(size) : a;
+    uint64_t cf = r & 1;
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(top_bit(r, size) ^ cf));
+}
+
+static void op_ror(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, bits = size * 8;
+    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    unsigned n = c & (bits - 1);
+    uint64_t r = n ? ((a >> n) | (a << (bits - n))) & size_mask(size) : a;
+    uint64_t cf = top_bit(r, size);
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(cf ^ ((r >> (bits - 2)) & 1)));
+}
+
+/* RCL/RCR rotate the (width + 1)-bit value CF:dest; 8- and 16-bit counts
+ * are taken modulo 9 and 17. */
+static unsigned rc_count(unsigned c, unsigned bits)
+{
+    return bits < 32 ? c % (bits + 1) : c;
+}
+
+static void op_rcl(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, bits = size * 8;
+    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    unsigned n = rc_count(c, bits);
+    u128 v = ((u128)flags_cf(cpu) << bits) | a;
+    u128 w = ((u128)1 << (bits + 1)) - 1;
+    if (n)
+        v = ((v << n) | (v >> (bits + 1 - n))) & w;
+    uint64_t r = (uint64_t)v & size_mask(size);
+    uint64_t cf = (uint64_t)(v >> bits) & 1;
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(top_bit(r, size) ^ cf));
+}
+
+static void op_rcr(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, bits = size * 8;
+    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    unsigned n = rc_count(c, bits);
+    u128 v = ((u128)flags_cf(cpu) << bits) | a;
+    u128 w = ((u128)1 << (bits + 1)) - 1;
+    if (n)
+        v = ((v >> n) | (v << (bits + 1 - n))) & w;
+    uint64_t r = (uint64_t)v & size_mask(size);
+    uint64_t cf = (uint64_t)(v >> bits) & 1;
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAG_CF | FLAG_OF,
+              cf | of_if(top_bit(r, size) ^ ((r >> (bits - 2)) & 1)));
+}
+
+/* SHLD dest, src, count: dest:src shifted left, the top half kept. */
+static void op_shld(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, bits = size * 8;
+    unsigned c = op_read(cpu, in, &in->op[2]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    uint64_t s = reg_read(cpu, in->op[1].reg, size);
+    uint64_t r, cf;
+    if (bits == 64) {
+        r = (a << c) | (s >> (64 - c));
+        cf = (a >> (64 - c)) & 1;
+    } else {
+        /* dest:src:dest as one 96-bit (32-bit) or 48-bit (16-bit) stream:
+         * 16-bit counts above 16 keep shifting dest back in. */
+        u128 v = ((u128)a << (2 * bits)) |
+                              ((u128)s << bits) | a;
+        unsigned top = 3 * bits;
+        r = (uint64_t)(v >> (top - bits - c)) & size_mask(size);
+        cf = (uint64_t)(v >> (top - c)) & 1;
+    }
+    r &= size_mask(size);
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
+                                of_if(top_bit(r ^ a, size)));
+}
+
+/* SHRD dest, src, count: src:dest shifted right, the low half kept. */
+static void op_shrd(struct cpu *cpu, const struct insn *in)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, bits = size * 8;
+    unsigned c = op_read(cpu, in, &in->op[2]) & count_mask(size);
+    uint64_t a = op_read(cpu, in, d);
+    if (c == 0) {
+        op_write(cpu, in, d, a);
+        return;
+    }
+    uint64_t s = reg_read(cpu, in->op[1].reg, size);
+    uint64_t r, cf;
+    if (bits == 64) {
+        r = (a >> c) | (s << (64 - c));
+        cf = (a >> (c - 1)) & 1;
+    } else {
+        u128 v = ((u128)a << (2 * bits)) |
+                              ((u128)s << bits) | a;
+        r = (uint64_t)(v >> c) & size_mask(size);
+        cf = (uint64_t)(v >> (c - 1)) & 1;
+    }
+    op_write(cpu, in, d, r);
+    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
+                                of_if(top_bit(r ^ a, size)));
+}
+
+/* ---- BMI2: no flags, count from a register (RORX: immediate) ---- */
+
+static void op_shlx(struct cpu *cpu, const struct insn *in)
+{
+    unsigned size = in->op[0].size;
+    unsigned c = op_read(cpu, in, &in->op[2]) & count_mask(size);
+    reg_write(cpu, in->op[0].reg, size, op_read(cpu, in, &in->op[1]) << c);
+}
+
+static void op_shrx(struct cpu *cpu, const struct insn *in)
+{
+    unsigned size = in->op[0].size;
+    unsigned c = op_read(cpu, in, &in->op[2]) & count_mask(size);
+    reg_write(cpu, in->op[0].reg, size, op_read(cpu, in, &in->op[1]) >> c);
+}
+
+static void op_sarx(struct cpu *cpu, const struct insn *in)
+{
+    unsigned size = in->op[0].size;
+    unsigned c = op_read(cpu, in, &in->op[2]) & count_mask(size);
+    int64_t v = (int64_t)sign_extend(op_read(cpu, in, &in->op[1]), size);
+    reg_write(cpu, in->op[0].reg, size, (uint64_t)(v >> c));
+}
+
+static void op_rorx(struct cpu *cpu, const struct insn *in)
+{
+    unsigned size = in->op[0].size, bits = size * 8;
+    unsigned n = op_read(cpu, in, &in->op[2]) & (bits - 1);
+    uint64_t a = op_read(cpu, in, &in->op[1]);
+    uint64_t r = n ? (a >> n) | (a << (bits - n)) : a;
+    reg_write(cpu, in->op[0].reg, size, r);
+}
+
+void x86_ops_shift(insn_fn *t)
+{
+    t[ZYDIS_MNEMONIC_SHL] = op_shl;
+    t[ZYDIS_MNEMONIC_SHR] = op_shr;
+    t[ZYDIS_MNEMONIC_SAR] = op_sar;
+    t[ZYDIS_MNEMONIC_ROL] = op_rol;
+    t[ZYDIS_MNEMONIC_ROR] = op_ror;
+    t[ZYDIS_MNEMONIC_RCL] = op_rcl;
+    t[ZYDIS_MNEMONIC_RCR] = op_rcr;
+    t[ZYDIS_MNEMONIC_SHLD] = op_shld;
+    t[ZYDIS_MNEMONIC_SHRD] = op_shrd;
+    t[ZYDIS_MNEMONIC_SHLX] = op_shlx;
+    t[ZYDIS_MNEMONIC_SHRX] = op_shrx;
+    t[ZYDIS_MNEMONIC_SARX] = op_sarx;
+    t[ZYDIS_MNEMONIC_RORX] = op_rorx;
+}
