@@ -1,0 +1,48 @@
+/* The SVM layer: AMD-V as silicon implements it (APM vol. 2, chapter 15).
+ *
+ * The one interface src/x86 uses: when the CPU is in guest mode, the
+ * handler of an interceptable instruction or event asks svm_intercept()
+ * whether the current VMCB intercepts it; if so the #VMEXIT happens there
+ * and the call does not return.  Outside guest mode nothing is asked, so
+ * intercepts cost nothing on ordinary code. */
+#ifndef NSVM_SVM_H
+#define NSVM_SVM_H
+
+#include <stdint.h>
+
+#include "x86/cpu.h"
+
+/* #VMEXIT with exit_code when the current VMCB intercepts it; returns
+ * otherwise.  For instruction intercepts NRIP is cpu->next_rip. */
+void svm_intercept(struct cpu *cpu, uint64_t exit_code, uint64_t info1,
+                   uint64_t info2);
+
+/* IOIO (APM 15.10.2) and MSR (15.11) intercepts consult the IOPM/MSRPM. */
+void svm_intercept_ioio(struct cpu *cpu, uint16_t port, unsigned size,
+                        uint64_t info1);
+void svm_intercept_msr(struct cpu *cpu, uint32_t msr, int write);
+
+/* Exception intercepts are checked at delivery (except.c). */
+void svm_intercept_exception(struct cpu *cpu, int vector, uint32_t err,
+                             int has_err, uint64_t cr2);
+
+/* Nested paging (APM 15.25): guest-physical to host-physical for an access
+ * of the guest's page-table walk (in_walk) or of its final translation;
+ * a failed walk is a #VMEXIT(NPF) and does not return. */
+uint64_t svm_npt_translate(struct cpu *cpu, uint64_t gpa, unsigned acc,
+                           bool in_walk);
+
+/* Performs #VMEXIT unconditionally; never returns into the instruction. */
+_Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,
+                          uint64_t info1, uint64_t info2);
+
+#define svm_check(cpu, code, i1, i2)                                        \
+    do {                                                                    \
+        if (__builtin_expect((cpu)->svm.guest_mode, 0))                     \
+            svm_intercept((cpu), (code), (i1), (i2));                       \
+    } while (0)
+
+/* SVM instructions (svm_insn.c) and VMRUN for a host outside the machine. */
+int svm_vmrun_native(struct cpu *cpu, struct vmcb *vmcb);
+
+#endif

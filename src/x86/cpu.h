@@ -1,0 +1,337 @@
+/* The AMD64 CPU: architectural state and the interface of the x86 layer.
+ *
+ * One struct cpu per machine; no globals, so tests and fuzzers can build
+ * several machines in one process.  The layer below (physical memory, port
+ * and MMIO buses) is reached through struct x86_bus; the one layer above
+ * that the CPU talks to is src/svm (guest mode, intercepts, #VMEXIT). */
+#ifndef NSVM_X86_CPU_H
+#define NSVM_X86_CPU_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "svm/svm_state.h"
+
+/* General-purpose registers, in encoding order. */
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
+       R8, R9, R10, R11, R12, R13, R14, R15 };
+
+/* Segment registers, in encoding order. */
+enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_NONE = 7 };
+
+/* RFLAGS bits. */
+#define FLAG_CF   (1u << 0)
+#define FLAG_PF   (1u << 2)
+#define FLAG_AF   (1u << 4)
+#define FLAG_ZF   (1u << 6)
+#define FLAG_SF   (1u << 7)
+#define FLAG_TF   (1u << 8)
+#define FLAG_IF   (1u << 9)
+#define FLAG_DF   (1u << 10)
+#define FLAG_OF   (1u << 11)
+#define FLAG_IOPL (3u << 12)
+#define FLAG_NT   (1u << 14)
+#define FLAG_RF   (1u << 16)
+#define FLAG_VM   (1u << 17)
+#define FLAG_AC   (1u << 18)
+#define FLAG_VIF  (1u << 19)
+#define FLAG_VIP  (1u << 20)
+#define FLAG_ID   (1u << 21)
+#define FLAGS_ARITH (FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_OF)
+#define FLAGS_FIXED1 (1u << 1)
+
+/* Control register bits (APM vol. 2, 3.1). */
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+#define CR0_PG (1ull << 31)
+#define CR4_VME        (1ull << 0)
+#define CR4_PVI        (1ull << 1)
+#define CR4_TSD        (1ull << 2)
+#define CR4_DE         (1ull << 3)
+#define CR4_PSE        (1ull << 4)
+#define CR4_PAE        (1ull << 5)
+#define CR4_MCE        (1ull << 6)
+#define CR4_PGE        (1ull << 7)
+#define CR4_PCE        (1ull << 8)
+#define CR4_OSFXSR     (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP       (1ull << 11)
+#define CR4_FSGSBASE   (1ull << 16)
+#define CR4_PCIDE      (1ull << 17)
+#define CR4_OSXSAVE    (1ull << 18)
+#define CR4_SMEP       (1ull << 20)
+#define CR4_SMAP       (1ull << 21)
+/* CR4 bits this CPU implements; the rest are reserved (MBZ). */
+#define CR4_VALID (CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | \
+                   CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |               \
+                   CR4_OSXMMEXCPT | CR4_FSGSBASE)
+
+#define EFER_SCE   (1ull << 0)
+#define EFER_LME   (1ull << 8)
+#define EFER_LMA   (1ull << 10)
+#define EFER_NXE   (1ull << 11)
+#define EFER_SVME  (1ull << 12)
+#define EFER_LMSLE (1ull << 13)
+#define EFER_FFXSR (1ull << 14)
+#define EFER_VALID (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME)
+
+/* Exception vectors. */
+enum {
+    EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,
+    EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12,
+    EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17, EXC_MC = 18,
+    EXC_XM = 19,
+};
+
+/* #PF error code bits. */
+#define PFERR_P    (1u << 0)
+#define PFERR_W    (1u << 1)
+#define PFERR_U    (1u << 2)
+#define PFERR_RSVD (1u << 3)
+#define PFERR_I    (1u << 4)
+
+#define PHYS_ADDR_BITS 48u   /* CPUID 0x80000008 EAX[7:0] */
+#define LIN_ADDR_BITS  48u
+
+/* A segment register with its hidden part.  attrib packs the descriptor
+ * attribute bits the way the VMCB does (APM B.1): type[3:0], S 4, DPL[6:5],
+ * P 7, AVL 8, L 9, D/B 10, G 11 — so a world switch copies it unchanged. */
+struct x86_seg {
+    uint16_t sel;
+    uint16_t attrib;
+    uint32_t limit;
+    uint64_t base;
+};
+#define SEG_ATTR_TYPE(a) ((a) & 0xf)
+#define SEG_ATTR_S   (1u << 4)
+#define SEG_ATTR_DPL(a) (((a) >> 5) & 3)
+#define SEG_ATTR_P   (1u << 7)
+#define SEG_ATTR_L   (1u << 9)
+#define SEG_ATTR_DB  (1u << 10)
+#define SEG_ATTR_G   (1u << 11)
+
+struct x86_dtable {
+    uint64_t base;
+    uint16_t limit;
+};
+
+/* Execution modes; decode and address size follow from them. */
+enum x86_mode {
+    MODE_REAL,     /* CR0.PE = 0 */
+    MODE_PROT16,   /* protected, CS.D = 0 */
+    MODE_PROT32,   /* protected, CS.D = 1 */
+    MODE_COMPAT16, /* long mode, CS.L = 0, CS.D = 0 */
+    MODE_COMPAT32, /* long mode, CS.L = 0, CS.D = 1 */
+    MODE_LONG64,   /* long mode, CS.L = 1 */
+    MODE_COUNT
+};
+
+/* Buses below the CPU: physical RAM, port I/O, MMIO.  Provided by the
+ * machine; the CPU never touches host memory other than through ram. */
+struct x86_bus {
+    void *opaque;
+    uint32_t (*pio_read)(void *opaque, uint16_t port, unsigned size);
+    void (*pio_write)(void *opaque, uint16_t port, unsigned size, uint32_t val);
+    /* MMIO: called for physical addresses outside RAM.  Return false when
+     * nothing decodes the address (open bus: reads all-ones, writes lost). */
+    bool (*mmio_read)(void *opaque, uint64_t pa, unsigned size, uint64_t *val);
+    bool (*mmio_write)(void *opaque, uint64_t pa, unsigned size, uint64_t val);
+};
+
+/* Software TLB: linear page -> host pointer, with one tag per kind of
+ * access.  A tag holds the page's linear address when that access is
+ * allowed without a walk, else TLB_INVALID.  Two sets: supervisor and user. */
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+#define TLB_INVALID 1ull   /* never a page-aligned address */
+struct tlb_entry {
+    uint64_t tag_read, tag_write, tag_fetch;
+    uintptr_t addend;  /* host pointer = linear address + addend */
+    uint64_t ppage;    /* physical page of the translation */
+};
+
+/* Why x86_run() returned. */
+enum x86_stop {
+    STOP_NONE = 0,
+    STOP_EXIT,         /* the guest wrote the debug-exit port */
+    STOP_TRIPLE_FAULT, /* shutdown outside guest mode */
+    STOP_BUDGET,       /* --max-insns exhausted */
+    STOP_HALT,         /* HLT with nothing that could ever wake the CPU */
+    STOP_VMEXIT,       /* #VMEXIT to a host outside the machine (src/hv) */
+    STOP_TIMEOUT,      /* wall-clock limit */
+};
+
+/* Lazily computed arithmetic flags (DESIGN.md "Lazy flags"): the last
+ * flag-setting operation is remembered and flags are derived on demand. */
+enum lazy_op {
+    LAZY_NONE,  /* rflags holds the flags */
+    LAZY_ADD, LAZY_SUB, LAZY_LOGIC, LAZY_INC, LAZY_DEC,
+};
+struct lazy_flags {
+    uint64_t res, src1, src2;
+    uint8_t op;      /* enum lazy_op */
+    uint8_t size;    /* operand size in bytes */
+    uint8_t cf_in;   /* CF preserved across INC/DEC */
+};
+
+struct decode_cache;
+
+/* Trace selections (--trace=...). */
+#define TRACE_INSN (1u << 0)
+#define TRACE_EXC  (1u << 1)
+#define TRACE_EXIT (1u << 2)
+
+struct cpu {
+    /* hot state first */
+    uint64_t gpr[16];
+    uint64_t rip;
+    uint64_t next_rip;      /* RIP of the next instruction, set before exec */
+    uint64_t rflags;        /* arithmetic flags valid only when lf.op == LAZY_NONE */
+    struct lazy_flags lf;
+    uint8_t mode;           /* enum x86_mode */
+    uint8_t cpl;
+    bool stop_block;        /* leave the current block after this insn */
+    uint64_t icount;        /* instructions retired; the TSC derives from it */
+    uint64_t icount_limit;  /* stop when reached (UINT64_MAX = no limit) */
+
+    struct tlb_entry tlb[2][TLB_SIZE];  /* [0] supervisor, [1] user */
+    uint64_t fetch_page;    /* linear page of the last fetch (or TLB_INVALID) */
+    uintptr_t fetch_addend;
+
+    struct x86_seg seg[6];
+    /* Base added to an effective address per segment (SEG_NONE: 0): the
+     * descriptor base, or 0 for ES/CS/SS/DS in 64-bit mode.  lin_mask
+     * truncates linear addresses to 32 bits outside 64-bit mode. */
+    uint64_t seg_lin_base[8];
+    uint64_t lin_mask;
+    struct x86_seg ldtr, tr;
+    struct x86_dtable gdtr, idtr;
+    uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+    uint64_t dr[4], dr6, dr7;
+
+    /* MSRs */
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t tsc_offset;    /* IA32_TSC writes adjust this */
+    uint64_t tsc_aux, pat, apic_base, mtrr_def_type, debugctl;
+
+    /* interrupt shadow (STI, MOV SS): no interrupts until icount passes it */
+    uint64_t shadow_until;
+    bool halted;
+
+    /* exceptions: raised by x86_raise(), which longjmps to the run loop */
+    jmp_buf fault_jmp;
+    bool fault_jmp_valid;
+    int pending_exc;        /* -1: none */
+    uint32_t pending_err;
+    bool pending_has_err;
+    uint64_t pending_cr2;
+    /* the event being delivered (for #DF and SVM's EXITINTINFO) */
+    int delivering;         /* vector, -1: none */
+    int delivering_type;    /* EVT_* */
+    uint32_t delivering_err;
+    bool delivering_has_err;
+
+    enum x86_stop stop;
+    int exit_status;        /* value written to the debug-exit port */
+
+    /* physical memory */
+    uint8_t *ram;
+    uint64_t ram_size;
+    uint8_t *code_pages;    /* per 4K page of RAM: 1 if decoded code lives there */
+    uint32_t *page_gen;     /* per 4K page: bumped when its code is invalidated */
+    struct x86_bus bus;
+
+    struct decode_cache *dc;
+
+    /* features the machine offers (CPUID and the MSRs follow them) */
+    bool has_svm;
+    uint32_t svm_features;  /* CPUID 0x8000000A EDX */
+
+    /* SVM: guest mode, intercept cache, GIF (src/svm) */
+    struct svm_state svm;
+
+    /* diagnostics */
+    unsigned trace;         /* TRACE_* */
+    FILE *trace_out;
+    uint64_t stat_exceptions[32];
+};
+
+/* Life cycle. */
+int x86_cpu_init(struct cpu *cpu, uint8_t *ram, uint64_t ram_size,
+                 const struct x86_bus *bus);
+void x86_cpu_fini(struct cpu *cpu);
+void x86_reset(struct cpu *cpu);
+
+/* Run until something stops the CPU (cpu->stop says what). */
+enum x86_stop x86_run(struct cpu *cpu);
+
+/* Raise an exception from inside an instruction; never returns. */
+_Noreturn void x86_raise(struct cpu *cpu, int vector, uint32_t err);
+_Noreturn void x86_raise_noerr(struct cpu *cpu, int vector);
+_Noreturn void x86_page_fault(struct cpu *cpu, uint64_t lin, uint32_t err);
+#define x86_gp(cpu, err) x86_raise((cpu), EXC_GP, (err))
+#define x86_ud(cpu) x86_raise_noerr((cpu), EXC_UD)
+
+/* Mode and privilege bookkeeping after CR0/CR4/EFER/CS changes. */
+void x86_update_mode(struct cpu *cpu);
+void x86_tlb_flush(struct cpu *cpu);
+void x86_tlb_flush_page(struct cpu *cpu, uint64_t lin);
+
+/* Control registers and MSRs with their architectural checks (#GP). */
+void x86_write_cr0(struct cpu *cpu, uint64_t val);
+void x86_write_cr3(struct cpu *cpu, uint64_t val);
+void x86_write_cr4(struct cpu *cpu, uint64_t val);
+bool x86_rdmsr(struct cpu *cpu, uint32_t msr, uint64_t *val);   /* false: #GP */
+bool x86_wrmsr(struct cpu *cpu, uint32_t msr, uint64_t val);    /* false: #GP */
+void x86_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf,
+               uint32_t out[4]);
+
+/* Segment loading (protected-mode descriptor checks; raises on failure). */
+void x86_load_seg(struct cpu *cpu, int seg, uint16_t sel);
+/* Descriptor tables (segment.c in cpu.c): read the 8-byte descriptor for a
+ * selector from the GDT or LDT, raising #GP(sel) when it lies beyond the
+ * table limit; unpack a descriptor into the hidden part of a segment. */
+uint64_t x86_read_desc(struct cpu *cpu, uint16_t sel);
+void x86_desc_to_seg(uint64_t desc, uint16_t sel, struct x86_seg *seg);
+
+/* Event delivery through the IDT (except.c).  Types are the VMCB EVENTINJ
+ * types; EVT_SOFTEXC is INT3/INTO/INT1: an exception raised by an
+ * instruction, returning to the next instruction. */
+enum { EVT_EXTINT = 0, EVT_NMI = 2, EVT_EXCEPTION = 3, EVT_SOFTINT = 4,
+       EVT_SOFTEXC = 5 };
+void x86_deliver_event(struct cpu *cpu, int vector, int type, uint32_t err,
+                       bool has_err);
+
+/* RFLAGS with the arithmetic flags materialised, and its inverse. */
+uint64_t x86_get_rflags(struct cpu *cpu);
+void x86_set_rflags(struct cpu *cpu, uint64_t val);
+
+/* Time: the TSC advances by one per retired instruction. */
+static inline uint64_t x86_tsc(const struct cpu *cpu)
+{
+    return cpu->icount + cpu->tsc_offset;
+}
+
+static inline bool x86_long_mode(const struct cpu *cpu)
+{
+    return (cpu->efer & EFER_LMA) != 0;
+}
+
+static inline bool x86_canonical(uint64_t lin)
+{
+    return (uint64_t)(((int64_t)lin << (64 - LIN_ADDR_BITS)) >>
+                      (64 - LIN_ADDR_BITS)) == lin;
+}
+
+#endif

@@ -1,0 +1,200 @@
+/* The run loop: find the decoded block at RIP, run it, deliver what is
+ * pending, stop when something says so.
+ *
+ * Faults unwind with longjmp to the top of x86_run(): an instruction that
+ * raises an exception has committed nothing (RIP still points at it), the
+ * loop delivers the exception and carries on.  setjmp runs once per fault,
+ * not once per instruction. */
+#include <stdlib.h>
+
+#include "svm/svm.h"
+#include "x86/decode.h"
+#include "x86/decode_cache.h"
+
+void mem_mark_code(struct cpu *cpu, uint64_t ppage);
+void x86_deliver_pending(struct cpu *cpu);
+
+static inline unsigned block_hash(uint64_t pa, unsigned mode)
+{
+    return (unsigned)(((pa ^ ((uint64_t)mode << 60)) * 0x9e3779b97f4a7c15ull) >>
+                      (64 - 14)) & (DC_BUCKETS - 1);
+}
+
+/* Physical address of RIP for an instruction fetch. */
+static uint64_t fetch_pa(struct cpu *cpu, uint64_t lin)
+{
+    struct tlb_entry *e = tlb_slot(cpu, lin, ACC_FETCH);
+    if (likely(e->tag_fetch == (lin & ~0xfffull)))
+        return e->ppage | (lin & 0xfff);
+    if ((cpu->efer & EFER_LMA) && !x86_canonical(lin))
+        x86_gp(cpu, 0);
+    return x86_translate(cpu, lin, ACC_FETCH);
+}
+
+static struct block *block_build(struct cpu *cpu, uint64_t pa)
+{
+    struct decode_cache *dc = cpu->dc;
+    size_t need = sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn);
+    if (dc->used + need > DC_ARENA_SIZE)
+        decode_cache_flush(dc);
+
+    struct block *b = (struct block *)(dc->arena + dc->used);
+    const uint8_t *page = cpu->ram + (pa & ~0xfffull);
+    unsigned off = pa & 0xfff, n = 0;
+    while (n < BLOCK_MAX_INSNS && off < 4096) {
+        unsigned avail = 4096 - off;
+        struct insn *in = &b->insn[n];
+        if (!x86_decode(cpu, page + off, avail < 15 ? avail : 15, in) && avail < 15)
+            break;   /* may continue on the next page: decode it alone */
+        n++;
+        off += in->len;
+        if (in->flags & INSN_BRANCH)
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    b->pa = pa;
+    b->mode = cpu->mode;
+    b->gen = cpu->page_gen[pa >> 12];
+    b->n = (uint16_t)n;
+    dc->used += (sizeof(struct block) + n * sizeof(struct insn) + 15) & ~(size_t)15;
+    dc->blocks_decoded++;
+    unsigned h = block_hash(pa, cpu->mode);
+    b->next = dc->bucket[h];
+    dc->bucket[h] = b;
+    mem_mark_code(cpu, pa & ~0xfffull);
+    return b;
+}
+
+static struct block *block_lookup(struct cpu *cpu, uint64_t pa)
+{
+    for (struct block *b = cpu->dc->bucket[block_hash(pa, cpu->mode)]; b; b = b->next)
+        if (b->pa == pa && b->mode == cpu->mode && b->gen == cpu->page_gen[pa >> 12])
+            return b;
+    return NULL;
+}
+
+/* An instruction that spans two pages, or code outside RAM: decode it on
+ * its own, uncached, fetching the second page only if it is needed. */
+static void exec_uncached(struct cpu *cpu, uint64_t lin)
+{
+    uint8_t buf[15];
+    unsigned first = 4096 - (lin & 0xfff);
+    if (first > 15)
+        first = 15;
+    mem_read_buf(cpu, lin, buf, first, ACC_FETCH);
+    struct insn in;
+    if (!x86_decode(cpu, buf, first, &in) && first < 15) {
+        mem_read_buf(cpu, (lin + first) & cpu->lin_mask, buf + first,
+                     15 - first, ACC_FETCH);
+        x86_decode(cpu, buf, 15, &in);
+    }
+    cpu->next_rip = cpu->rip + in.len;
+    in.exec(cpu, &in);
+    cpu->rip = cpu->next_rip;
+    cpu->icount++;
+    cpu->stop_block = false;
+}
+
+static void trace_insn(struct cpu *cpu, const struct insn *in)
+{
+    uint8_t buf[15];
+    char text[96];
+    uint64_t lin = seg_linear(cpu, SEG_CS, cpu->rip);
+    for (unsigned i = 0; i < in->len; i++) {
+        uint64_t pa = x86_translate(cpu, (lin + i) & cpu->lin_mask, ACC_FETCH);
+        buf[i] = (uint8_t)phys_read(cpu, pa, 1);
+    }
+    x86_disasm(cpu, buf, in->len, cpu->rip, text, sizeof(text));
+    fprintf(cpu->trace_out, "insn %llu %s%016llx: %s\n",
+            (unsigned long long)cpu->icount, cpu->svm.guest_mode ? "G " : "",
+            (unsigned long long)cpu->rip, text);
+}
+
+static void run_block(struct cpu *cpu, const struct block *b)
+{
+    uint64_t left = cpu->icount_limit - cpu->icount;
+    const struct insn *in = b->insn;
+    const struct insn *end = in + (left < b->n ? left : b->n);
+    bool trace = (cpu->trace & TRACE_INSN) != 0;
+
+    for (; in < end; in++) {
+        if (unlikely(trace))
+            trace_insn(cpu, in);
+        cpu->next_rip = cpu->rip + in->len;
+        in->exec(cpu, in);
+        cpu->rip = cpu->next_rip;
+        cpu->icount++;
+        if (unlikely(cpu->stop_block)) {
+            cpu->stop_block = false;
+            break;
+        }
+    }
+}
+
+static void step(struct cpu *cpu)
+{
+    uint64_t lin = seg_linear(cpu, SEG_CS, cpu->rip);
+    uint64_t pa = fetch_pa(cpu, lin);
+    if (unlikely(pa >= cpu->ram_size)) {
+        exec_uncached(cpu, lin);
+        return;
+    }
+    struct block *b = block_lookup(cpu, pa);
+    if (!b)
+        b = block_build(cpu, pa);
+    if (b)
+        run_block(cpu, b);
+    else
+        exec_uncached(cpu, lin);
+}
+
+enum x86_stop x86_run(struct cpu *cpu)
+{
+    cpu->stop = STOP_NONE;
+    cpu->fault_jmp_valid = true;
+    setjmp(cpu->fault_jmp);   /* x86_raise() comes back here */
+    cpu->stop_block = false;
+
+    while (cpu->stop == STOP_NONE) {
+        if (cpu->pending_exc >= 0) {
+            x86_deliver_pending(cpu);
+            continue;
+        }
+        if (unlikely(cpu->halted)) {
+            /* no interrupt source exists yet: nothing can wake the CPU */
+            cpu->stop = STOP_HALT;
+            break;
+        }
+        if (unlikely(cpu->icount >= cpu->icount_limit)) {
+            cpu->stop = STOP_BUDGET;
+            break;
+        }
+        step(cpu);
+    }
+    cpu->fault_jmp_valid = false;
+    return cpu->stop;
+}
+
+int x86_exec_insn(struct cpu *cpu, const struct insn *in)
+{
+    jmp_buf saved;
+    bool saved_valid = cpu->fault_jmp_valid;
+    volatile int result = -1;
+
+    memcpy(saved, cpu->fault_jmp, sizeof(saved));
+    cpu->pending_exc = -1;
+    cpu->fault_jmp_valid = true;
+    if (setjmp(cpu->fault_jmp) == 0) {
+        cpu->next_rip = cpu->rip + in->len;
+        in->exec(cpu, in);
+        cpu->rip = cpu->next_rip;
+        cpu->icount++;
+    } else {
+        result = cpu->pending_exc;
+    }
+    cpu->stop_block = false;
+    memcpy(cpu->fault_jmp, saved, sizeof(saved));
+    cpu->fault_jmp_valid = saved_valid;
+    return result;
+}

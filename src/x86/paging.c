@@ -1,0 +1,222 @@
+/* Paging: the page-table walk (APM vol. 2, 5.3–5.6) and the software TLB.
+ *
+ * Legacy 2-level, PAE 3-level and long-mode 4-level tables; 4K, 2M/4M and
+ * 1G pages; U/S, R/W (with CR0.WP), NX (with EFER.NXE) and reserved-bit
+ * checks; accessed and dirty bits.  A successful walk fills the TLB entry
+ * for the page with one tag per access kind that needs no further walk. */
+#include "svm/svm.h"
+#include "x86/mem.h"
+
+#define PTE_P   (1ull << 0)
+#define PTE_RW  (1ull << 1)
+#define PTE_US  (1ull << 2)
+#define PTE_A   (1ull << 5)
+#define PTE_D   (1ull << 6)
+#define PTE_PS  (1ull << 7)
+#define PTE_NX  (1ull << 63)
+#define PTE_ADDR_MASK 0x000ffffffffff000ull
+
+/* Bits 51:PHYS_ADDR_BITS of an entry's address field are reserved. */
+#define PTE_RSVD_PHYS (((1ull << 52) - 1) & ~((1ull << PHYS_ADDR_BITS) - 1))
+
+struct walk {
+    uint64_t pa;       /* translated physical address */
+    bool writable;     /* R/W at every level */
+    bool user;         /* U/S at every level */
+    bool nx;           /* NX at some level (with EFER.NXE) */
+    bool dirty;        /* D set in the final entry */
+    uint64_t pte_hpa;  /* the final entry: where, its value and size */
+    uint64_t pte;
+    unsigned pte_size;
+};
+
+/* Physical address of a page-table entry, through the nested page tables
+ * when the CPU runs a guest with NPT. */
+static uint64_t pte_host_pa(struct cpu *cpu, uint64_t gpa)
+{
+    if (cpu->svm.npt)
+        return svm_npt_translate(cpu, gpa, ACC_READ, true);
+    return gpa;
+}
+
+static uint64_t pte_read(struct cpu *cpu, uint64_t hpa, unsigned size)
+{
+    return phys_read(cpu, hpa, size);
+}
+
+static void pte_set_bits(struct cpu *cpu, uint64_t hpa, uint64_t pte,
+                         uint64_t bits, unsigned size)
+{
+    if ((pte & bits) != bits)
+        phys_write(cpu, hpa, size, pte | bits);
+}
+
+/* Reserved bits of an entry at a level (4 = PML4 ... 1 = PTE), given
+ * whether it maps a large page.  APM 5.3.3 / 5.4 tables. */
+static uint64_t pte_reserved(const struct cpu *cpu, int level, bool large,
+                             bool pae)
+{
+    uint64_t rsvd = PTE_RSVD_PHYS;
+    if (!(cpu->efer & EFER_NXE))
+        rsvd |= PTE_NX;
+    if (!pae)
+        return 0;  /* 32-bit tables: no reserved bits beyond PSE rules */
+    if (level == 4)
+        rsvd |= PTE_PS;                      /* PML4E bit 7 MBZ */
+    if (level == 3 && !(cpu->efer & EFER_LMA))
+        rsvd = PTE_RSVD_PHYS | 0x1e6ull | PTE_NX; /* PAE PDPTE */
+    if (large && level == 2)
+        rsvd |= 0x1fe000ull;                 /* 2M page: bits 20:13 */
+    if (large && level == 3)
+        rsvd |= 0x3fffe000ull;               /* 1G page: bits 29:13 */
+    return rsvd;
+}
+
+static _Noreturn void walk_fault(struct cpu *cpu, uint64_t lin, unsigned acc,
+                                 uint32_t err)
+{
+    unsigned kind = acc & ACC_KIND;
+    if (kind == ACC_WRITE)
+        err |= PFERR_W;
+    if (cpu->cpl == 3 && !(acc & ACC_SUPER))
+        err |= PFERR_U;
+    if (kind == ACC_FETCH && (cpu->efer & EFER_NXE))
+        err |= PFERR_I;
+    x86_page_fault(cpu, lin, err);
+}
+
+/* Walk the tables; fault (#PF) on a missing or reserved entry.  Permission
+ * checks are left to the caller, which knows the access. */
+static void walk_tables(struct cpu *cpu, uint64_t lin, unsigned acc,
+                        struct walk *w)
+{
+    bool pae = (cpu->cr4 & CR4_PAE) != 0;
+    bool lma = (cpu->efer & EFER_LMA) != 0;
+    int level = lma ? 4 : pae ? 3 : 2;
+    unsigned esize = pae ? 8 : 4;
+    uint64_t table = pae ? (lma ? cpu->cr3 & PTE_ADDR_MASK : cpu->cr3 & 0xffffffe0ull)
+                         : cpu->cr3 & 0xfffff000ull;
+    w->writable = w->user = true;
+    w->nx = false;
+
+    for (;; level--) {
+        unsigned shift = pae ? 12 + 9 * (level - 1) : 12 + 10 * (level - 1);
+        unsigned idx_bits = pae ? (level == 3 && !lma ? 2 : 9) : 10;
+        uint64_t idx = (lin >> shift) & ((1ull << idx_bits) - 1);
+        uint64_t hpa = pte_host_pa(cpu, table + idx * esize);
+        uint64_t pte = pte_read(cpu, hpa, esize);
+        bool pdpte_legacy = pae && !lma && level == 3;
+
+        if (!(pte & PTE_P))
+            walk_fault(cpu, lin, acc, 0);
+        bool large = level > 1 && !pdpte_legacy && (pte & PTE_PS) &&
+                     (pae || (cpu->cr4 & CR4_PSE));
+        if (pte & pte_reserved(cpu, level, large, pae))
+            walk_fault(cpu, lin, acc, PFERR_P | PFERR_RSVD);
+        if (!pdpte_legacy) {
+            w->writable &= (pte & PTE_RW) != 0;
+            w->user &= (pte & PTE_US) != 0;
+            if (pae && (cpu->efer & EFER_NXE) && (pte & PTE_NX))
+                w->nx = true;
+        }
+        if (level == 1 || large) {
+            uint64_t off_mask = (1ull << shift) - 1;
+            uint64_t base = pte & PTE_ADDR_MASK & ~off_mask;
+            if (!pae && large)  /* 4M page: PSE-36 address bits 39:32 */
+                base = (pte & 0xffc00000ull) | ((pte & 0x1fe000ull) << 19);
+            w->pa = base | (lin & off_mask);
+            w->dirty = (pte & PTE_D) != 0;
+            w->pte_hpa = hpa;
+            w->pte = pte;
+            w->pte_size = esize;
+            return;
+        }
+        if (!pdpte_legacy)
+            pte_set_bits(cpu, hpa, pte, PTE_A, esize);
+        table = pte & (pae ? PTE_ADDR_MASK : 0xfffff000ull);
+    }
+}
+
+/* Translate, check permissions, set A/D bits and fill the TLB. */
+uint64_t x86_translate(struct cpu *cpu, uint64_t lin, unsigned acc)
+{
+    unsigned kind = acc & ACC_KIND;
+    bool user_access = cpu->cpl == 3 && !(acc & ACC_SUPER);
+    struct tlb_entry *e = tlb_slot(cpu, lin, acc);
+    uint64_t page = lin & ~0xfffull;
+    struct walk w;
+
+    if (!(cpu->cr0 & CR0_PG)) {
+        w.pa = lin & cpu->lin_mask;
+        w.writable = w.user = w.dirty = true;
+        w.nx = false;
+    } else {
+        walk_tables(cpu, lin, acc, &w);
+        bool wp = (cpu->cr0 & CR0_WP) || user_access;
+        if (user_access && !w.user)
+            walk_fault(cpu, lin, acc, PFERR_P);
+        if (kind == ACC_WRITE && wp && !w.writable)
+            walk_fault(cpu, lin, acc, PFERR_P);
+        if (kind == ACC_FETCH && w.nx)
+            walk_fault(cpu, lin, acc, PFERR_P);
+        uint64_t bits = PTE_A | (kind == ACC_WRITE ? PTE_D : 0);
+        pte_set_bits(cpu, w.pte_hpa, w.pte, bits, w.pte_size);
+        if (kind == ACC_WRITE)
+            w.dirty = true;
+        if (user_access ? !w.writable : (!w.writable && (cpu->cr0 & CR0_WP)))
+            w.dirty = false;   /* never fill a write tag for a read-only page */
+    }
+
+    uint64_t gpa = w.pa;
+    if (cpu->svm.npt)
+        w.pa = svm_npt_translate(cpu, gpa, acc, false);
+
+    uint64_t ppage = w.pa & ~0xfffull;
+    if (ppage < cpu->ram_size) {
+        e->addend = (uintptr_t)(cpu->ram + ppage) - (uintptr_t)page;
+        e->ppage = ppage;
+        e->tag_read = page;
+        e->tag_write = (w.dirty && !cpu->code_pages[ppage >> 12]) ? page : TLB_INVALID;
+        e->tag_fetch = w.nx ? TLB_INVALID : page;
+        if (cpu->svm.npt) {
+            /* the nested walk checked only this access kind */
+            if (kind != ACC_WRITE)
+                e->tag_write = TLB_INVALID;
+            if (kind != ACC_FETCH)
+                e->tag_fetch = TLB_INVALID;
+        }
+    } else {
+        e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
+    }
+    return w.pa;
+}
+
+void x86_tlb_flush(struct cpu *cpu)
+{
+    for (unsigned s = 0; s < 2; s++)
+        for (unsigned i = 0; i < TLB_SIZE; i++) {
+            struct tlb_entry *e = &cpu->tlb[s][i];
+            e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
+        }
+}
+
+void x86_tlb_flush_page(struct cpu *cpu, uint64_t lin)
+{
+    unsigned i = (lin >> 12) & (TLB_SIZE - 1);
+    for (unsigned s = 0; s < 2; s++) {
+        struct tlb_entry *e = &cpu->tlb[s][i];
+        e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
+    }
+}
+
+/* A physical page now holds decoded code: stores to it must take the slow
+ * path, so drop every write tag that maps it. */
+void x86_tlb_protect_code(struct cpu *cpu, uint64_t ppage)
+{
+    for (unsigned s = 0; s < 2; s++)
+        for (unsigned i = 0; i < TLB_SIZE; i++) {
+            struct tlb_entry *e = &cpu->tlb[s][i];
+            if (e->ppage == ppage)
+                e->tag_write = TLB_INVALID;
+        }
+}
