@@ -1,0 +1,273 @@
+/* The machine: RAM, devices, CPU and the run loop (see machine.h). */
+#include "machine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+/* With --timeout, the CPU runs in slices of this many instructions and the
+ * wall clock is read between them; the slices do not change what the
+ * guest sees, so runs stay reproducible. */
+#define TIMEOUT_SLICE (1ull << 24)
+
+/* Payload files larger than this are refused before reading. */
+#define PAYLOAD_FILE_MAX (1ull << 30)
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Anonymous, lazily committed memory: untouched pages cost nothing. */
+static void *map_zeroed(uint64_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static int open_output(const char *path, FILE *dflt, FILE **out, bool *own,
+                       const char *what)
+{
+    *own = false;
+    *out = dflt;
+    if (!path)
+        return 0;
+    *out = fopen(path, "w");
+    if (!*out) {
+        fprintf(stderr, "nsvm: cannot open %s file %s: %s\n", what, path,
+                strerror(errno));
+        return NSVM_EXIT_USAGE;
+    }
+    *own = true;
+    return 0;
+}
+
+static bool wire_devices(struct machine *m)
+{
+    const struct pio_range com1 = {
+        .base = SERIAL_COM1_BASE, .count = SERIAL_NPORTS, .width = 1,
+        .dev = &m->serial, .read = serial_pio_read, .write = serial_pio_write,
+    };
+    const struct pio_range dexit = {
+        .base = DEBUG_EXIT_BASE, .count = DEBUG_EXIT_NPORTS, .width = 4,
+        .dev = &m->debug_exit, .read = debug_exit_pio_read,
+        .write = debug_exit_pio_write,
+    };
+    serial_init(&m->serial, m->serial_out);
+    debug_exit_init(&m->debug_exit, &m->cpu);
+    return io_bus_add_pio(&m->io, &com1) && io_bus_add_pio(&m->io, &dexit);
+}
+
+int machine_init(struct machine *m, const struct machine_options *opt)
+{
+    int st;
+
+    memset(m, 0, sizeof(*m));
+    m->opt = *opt;
+    m->ram_size = opt->mem_size;
+    if ((st = open_output(opt->serial_file, stdout, &m->serial_out,
+                          &m->own_serial_out, "serial")) ||
+        (st = open_output(opt->trace_file, stderr, &m->trace_out,
+                          &m->own_trace_out, "trace")))
+        return st;
+    m->ram = map_zeroed(m->ram_size);
+    if (!m->ram) {
+        fprintf(stderr, "nsvm: cannot allocate %llu MiB of guest RAM: %s\n",
+                (unsigned long long)(m->ram_size >> 20), strerror(errno));
+        return NSVM_EXIT_INTERNAL;
+    }
+    const struct x86_bus bus = {
+        .opaque = m,
+        .pio_read = machine_pio_read, .pio_write = machine_pio_write,
+        .mmio_read = machine_mmio_read, .mmio_write = machine_mmio_write,
+    };
+    if (x86_cpu_init(&m->cpu, m->ram, m->ram_size, &bus) != 0 ||
+        !wire_devices(m)) {
+        fprintf(stderr, "nsvm: internal error: cannot set up the machine\n");
+        return NSVM_EXIT_INTERNAL;
+    }
+    m->cpu.trace = opt->trace;
+    m->cpu.trace_out = m->trace_out;
+    return 0;
+}
+
+void machine_fini(struct machine *m)
+{
+    serial_flush(&m->serial);
+    if (m->ram) {
+        x86_cpu_fini(&m->cpu);
+        munmap(m->ram, m->ram_size);
+        m->ram = NULL;
+    }
+    if (m->own_serial_out)
+        fclose(m->serial_out);
+    else if (m->serial_out)
+        fflush(m->serial_out);
+    if (m->own_trace_out)
+        fclose(m->trace_out);
+    else if (m->trace_out)
+        fflush(m->trace_out);
+    m->own_serial_out = m->own_trace_out = false;
+}
+
+int machine_load_image(struct machine *m, const char *name,
+                       const uint8_t *data, size_t len)
+{
+    struct mb_error err;
+    /* As QEMU builds it: the kernel's path, a space, the -append string. */
+    const char *append = m->opt.append ? m->opt.append : "";
+    size_t n = strlen(name) + 1 + strlen(append) + 1;
+    char *cmdline = malloc(n);
+    if (!cmdline) {
+        fprintf(stderr, "nsvm: out of memory\n");
+        return NSVM_EXIT_INTERNAL;
+    }
+    snprintf(cmdline, n, "%s %s", name, append);
+    enum mb_status st = multiboot_load(m->ram, m->ram_size, data, len,
+                                       cmdline, &m->image, &err);
+    free(cmdline);
+    if (st != MB_OK) {
+        fprintf(stderr, "nsvm: %s: %s\n", name, err.msg);
+        return NSVM_EXIT_PAYLOAD;
+    }
+    multiboot_enter(&m->cpu, &m->image);
+    return 0;
+}
+
+int machine_load_file(struct machine *m, const char *path)
+{
+    struct mb_error err;
+    uint8_t *data;
+    size_t len;
+
+    if (multiboot_read_file(path, PAYLOAD_FILE_MAX, &data, &len, &err)) {
+        fprintf(stderr, "nsvm: %s\n", err.msg);
+        return NSVM_EXIT_PAYLOAD;
+    }
+    int st = machine_load_image(m, path, data, len);
+    free(data);
+    return st;
+}
+
+/* One line on stderr for each of nsvm's own outcomes; the exit status. */
+static int report_stop(struct machine *m, enum x86_stop why)
+{
+    const struct cpu *cpu = &m->cpu;
+    unsigned long long rip = (unsigned long long)cpu->rip;
+
+    switch (why) {
+    case STOP_EXIT:
+        if (m->debug_exit.value > 0xff)
+            fprintf(stderr, "nsvm: guest wrote 0x%x to the debug-exit port; "
+                    "exit status is its low 8 bits (%d)\n",
+                    m->debug_exit.value, cpu->exit_status);
+        return cpu->exit_status;
+    case STOP_TRIPLE_FAULT:
+        fprintf(stderr, "nsvm: triple fault at RIP 0x%llx (CS 0x%04x)\n",
+                rip, cpu->seg[SEG_CS].sel);
+        return NSVM_EXIT_TRIPLE_FAULT;
+    case STOP_BUDGET:
+        fprintf(stderr, "nsvm: instruction budget of %llu exhausted at RIP 0x%llx\n",
+                (unsigned long long)m->opt.max_insns, rip);
+        return NSVM_EXIT_BUDGET;
+    case STOP_TIMEOUT:
+        fprintf(stderr, "nsvm: timeout of %llu s expired at RIP 0x%llx after %llu instructions\n",
+                (unsigned long long)m->opt.timeout_sec, rip,
+                (unsigned long long)cpu->icount);
+        return NSVM_EXIT_TIMEOUT;
+    case STOP_HALT:
+        fprintf(stderr, "nsvm: guest halted with interrupts disabled at RIP 0x%llx\n",
+                rip);
+        return NSVM_EXIT_HALT;
+    default:
+        fprintf(stderr, "nsvm: internal error: the CPU stopped for reason %d at RIP 0x%llx\n",
+                (int)why, rip);
+        return NSVM_EXIT_INTERNAL;
+    }
+}
+
+int machine_run(struct machine *m)
+{
+    struct cpu *cpu = &m->cpu;
+    uint64_t budget_end = UINT64_MAX;
+    enum x86_stop why;
+
+    if (m->opt.max_insns && m->opt.max_insns < UINT64_MAX - cpu->icount)
+        budget_end = cpu->icount + m->opt.max_insns;
+    double start = now_seconds();
+    double deadline = m->opt.timeout_sec ? start + (double)m->opt.timeout_sec : 0;
+    for (;;) {
+        uint64_t limit = budget_end;
+        if (deadline && limit - cpu->icount > TIMEOUT_SLICE)
+            limit = cpu->icount + TIMEOUT_SLICE;
+        cpu->icount_limit = limit;
+        cpu->stop = STOP_NONE;
+        why = x86_run(cpu);
+        if (why != STOP_BUDGET || cpu->icount >= budget_end || !deadline)
+            break;
+        if (now_seconds() >= deadline) {
+            why = STOP_TIMEOUT;
+            break;
+        }
+    }
+    m->wall_seconds = now_seconds() - start;
+    serial_flush(&m->serial);
+    return report_stop(m, why);
+}
+
+static const char *const exc_names[32] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO",
+    "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
+    "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC",
+    "#SX", "#31",
+};
+
+void machine_print_stats(const struct machine *m, FILE *out)
+{
+    const struct cpu *cpu = &m->cpu;
+    double secs = m->wall_seconds > 0 ? m->wall_seconds : 1e-9;
+
+    fprintf(out, "nsvm: stats: instructions retired: %llu\n",
+            (unsigned long long)cpu->icount);
+    fprintf(out, "nsvm: stats: wall time: %.3f s (%.1f million instructions/s)\n",
+            m->wall_seconds, (double)cpu->icount / secs / 1e6);
+    fprintf(out, "nsvm: stats: exceptions:");
+    bool any = false;
+    for (int v = 0; v < 32; v++) {
+        if (!cpu->stat_exceptions[v])
+            continue;
+        fprintf(out, " %s=%llu", exc_names[v],
+                (unsigned long long)cpu->stat_exceptions[v]);
+        any = true;
+    }
+    fprintf(out, "%s\n", any ? "" : " none");
+}
+
+uint32_t machine_pio_read(void *opaque, uint16_t port, unsigned size)
+{
+    struct machine *m = opaque;
+    return io_bus_pio_read(&m->io, port, size);
+}
+
+void machine_pio_write(void *opaque, uint16_t port, unsigned size, uint32_t val)
+{
+    struct machine *m = opaque;
+    io_bus_pio_write(&m->io, port, size, val);
+}
+
+bool machine_mmio_read(void *opaque, uint64_t pa, unsigned size, uint64_t *val)
+{
+    struct machine *m = opaque;
+    return io_bus_mmio_read(&m->io, pa, size, val);
+}
+
+bool machine_mmio_write(void *opaque, uint64_t pa, unsigned size, uint64_t val)
+{
+    struct machine *m = opaque;
+    return io_bus_mmio_write(&m->io, pa, size, val);
+}
