@@ -164,6 +164,11 @@ void x86_op_mov_dr(struct cpu *cpu, const struct insn *in);
 void x86_op_mov_sreg(struct cpu *cpu, const struct insn *in);
 void x86_op_push_sreg(struct cpu *cpu, const struct insn *in);
 void x86_op_pop_sreg(struct cpu *cpu, const struct insn *in);
+/* Far JMP/CALL/RET share their mnemonics with the near forms: the decoder
+ * routes the far ones (Zydis branch type FAR) here (far.c). */
+void x86_op_jmp_far(struct cpu *cpu, const struct insn *in);
+void x86_op_call_far(struct cpu *cpu, const struct insn *in);
+void x86_op_ret_far(struct cpu *cpu, const struct insn *in);
 
 /* Condition codes as encoded in Jcc/SETcc/CMOVcc (low 4 bits of opcode). */
 bool x86_cond(struct cpu *cpu, unsigned cc);
