@@ -2,8 +2,9 @@
  *
  * The operand size (in->osize) is the number of bytes moved: 8 by default
  * in 64-bit mode, 2 with a 66h prefix.  Memory is written before rSP
- * moves, so a #PF or #SS leaves every register as it was.  PUSHF/POPF are
- * system instructions (IOPL/VM rules) and live elsewhere. */
+ * moves, so a #PF or #SS leaves every register as it was.  PUSHF/POPF and
+ * PUSH/POP of a segment register are system instructions (IOPL and
+ * descriptor rules): the decoder routes them to their own handlers. */
 #include <Zydis/Zydis.h>
 
 #include "x86/insn.h"
@@ -11,15 +12,9 @@
 
 static void op_push(struct cpu *cpu, const struct insn *in)
 {
-    const struct operand *op = &in->op[0];
-    uint64_t val;
-    /* A segment selector is zero-extended to the operand size (checked on
-     * the host: PUSH FS in 64-bit mode writes eight bytes). */
-    if (op->kind == OP_SREG)
-        val = cpu->seg[op->reg].sel;
-    else
-        val = op_read(cpu, in, op);   /* before rSP moves: PUSH RSP, PUSH [RSP] */
-    stack_push(cpu, in->osize, val);
+    /* The value is read before rSP moves: PUSH RSP and PUSH [RSP] see the
+     * old rSP. */
+    stack_push(cpu, in->osize, op_read(cpu, in, &in->op[0]));
 }
 
 static void pop_to_memory(struct cpu *cpu, const struct insn *in,
@@ -41,22 +36,11 @@ static void op_pop(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *op = &in->op[0];
     uint64_t val = stack_peek(cpu, in->osize, 0);
-    switch (op->kind) {
-    case OP_REG:
+    if (op->kind == OP_REG) {
         /* rSP first: POP RSP leaves the popped value in RSP. */
         stack_release(cpu, in->osize);
         reg_write(cpu, op->reg, op->size, val);
-        break;
-    case OP_SREG:
-        x86_load_seg(cpu, op->reg, (uint16_t)val);
-        stack_release(cpu, in->osize);
-        if (op->reg == SEG_SS) {
-            /* POP SS: no interrupt before the next instruction completes. */
-            cpu->shadow_until = cpu->icount + 1;
-            cpu->stop_block = true;
-        }
-        break;
-    default:
+    } else {
         pop_to_memory(cpu, in, val);
     }
 }
