@@ -25,7 +25,9 @@ static unsigned crdr_size(const struct cpu *cpu)
     return cpu->mode == MODE_LONG64 ? 8 : 4;
 }
 
-/* CR0, CR2, CR3, CR4 and CR8 exist; the others are #UD. */
+/* CR0, CR2, CR3, CR4 and CR8 exist; the others are #UD (the decoder
+ * already rejects most of them, and LOCK MOV CR0: AltMovCr8 is not
+ * offered). */
 static bool cr_exists(unsigned n)
 {
     return n == 0 || n == 2 || n == 3 || n == 4 || n == 8;
@@ -71,9 +73,6 @@ void x86_op_mov_cr(struct cpu *cpu, const struct insn *in)
     const struct operand *crop = &in->op[to_cr ? 0 : 1];
     const struct operand *gpr = &in->op[to_cr ? 1 : 0];
     unsigned n = crop->reg, size = crdr_size(cpu);
-    /* LOCK MOV CR0 is AMD's alternative encoding of CR8 (AltMovCr8) */
-    if ((in->flags & INSN_LOCK) && n == 0)
-        n = 8;
     if (!cr_exists(n))
         x86_ud(cpu);
     require_cpl0(cpu);
