@@ -268,8 +268,9 @@ static void op_xadd(struct cpu *cpu, const struct insn *in)
 }
 
 /* CMPXCHG: flags as CMP rAX, DEST.  Equal: DEST = SRC.  Not equal: rAX =
- * DEST, and the destination is written back with its own value (the
- * processor always writes: a read-only page faults either way). */
+ * DEST, and a memory destination is written back with its own value (the
+ * processor always writes: a read-only page faults either way).  A register
+ * destination is left alone: on AMD a 32-bit one is not zero-extended. */
 static void op_cmpxchg(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
@@ -279,7 +280,8 @@ static void op_cmpxchg(struct cpu *cpu, const struct insn *in)
     if (acc == v) {
         op_write(cpu, in, d, op_read(cpu, in, &in->op[1]));
     } else {
-        op_write(cpu, in, d, v);
+        if (d->kind == OP_MEM)
+            op_write(cpu, in, d, v);
         reg_write(cpu, RAX, size, v);
     }
     flags_lazy(cpu, LAZY_SUB, size, (acc - v) & size_mask(size), acc, v);

@@ -2,7 +2,7 @@
  * the BMI1/BMI2 ones (ANDN BLSI BLSR BLSMSK BEXTR BZHI PDEP PEXT).
  *
  * Flags the APM leaves undefined are set as the host AMD EPYC sets them
- * (tests/diff checks it). */
+ * (tests/diff compares them too). */
 #include <Zydis/Zydis.h>
 
 #include "x86/flags.h"
@@ -15,7 +15,8 @@ enum bt_kind { BT_TEST, BT_SET, BT_RESET, BT_COMPLEMENT };
 /* With a register bit offset and a memory operand, the offset is signed
  * and selects an operand-size unit anywhere around the effective address
  * (APM vol. 3, BT): ea += (offset >> log2(width)) * size.  Otherwise the
- * offset is taken modulo the width. */
+ * offset is taken modulo the width.  Only CF changes: OF, SF, AF, PF are
+ * undefined in the APM and AMD leaves them (and ZF) unchanged. */
 static void bit_test(struct cpu *cpu, const struct insn *in, enum bt_kind k)
 {
     const struct operand *d = &in->op[0], *s = &in->op[1];
@@ -73,7 +74,9 @@ static void op_btc(struct cpu *cpu, const struct insn *in)
 /* ---- scans and counts ---- */
 
 /* BSF/BSR: a zero source sets ZF and leaves the destination unchanged
- * (AMD documents this); otherwise ZF = 0 and dest = the bit index. */
+ * (AMD documents this; a 32-bit one is not zero-extended either);
+ * otherwise ZF = 0 and dest = the bit index.  CF, OF, SF, AF, PF are
+ * undefined in the APM and AMD leaves them unchanged. */
 static void op_bsf(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
@@ -98,7 +101,9 @@ static void op_bsr(struct cpu *cpu, const struct insn *in)
     flags_set(cpu, FLAG_ZF, 0);
 }
 
-/* LZCNT/TZCNT: CF = (source == 0), ZF = (result == 0). */
+/* LZCNT/TZCNT: CF = (source == 0), ZF = (result == 0).  SF, AF, PF are
+ * undefined in the APM and cleared by AMD; OF (also undefined) is kept. */
+#define FLAGS_CNT (FLAG_CF | FLAG_ZF | FLAG_SF | FLAG_AF | FLAG_PF)
 static void op_lzcnt(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
@@ -106,7 +111,7 @@ static void op_lzcnt(struct cpu *cpu, const struct insn *in)
     uint64_t s = op_read(cpu, in, &in->op[1]);
     uint64_t r = s ? (uint64_t)__builtin_clzll(s) - (64 - bits) : bits;
     reg_write(cpu, d->reg, d->size, r);
-    flags_set(cpu, FLAG_CF | FLAG_ZF, (s ? 0 : FLAG_CF) | (r ? 0 : FLAG_ZF));
+    flags_set(cpu, FLAGS_CNT, (s ? 0 : FLAG_CF) | (r ? 0 : FLAG_ZF));
 }
 
 static void op_tzcnt(struct cpu *cpu, const struct insn *in)
@@ -116,7 +121,7 @@ static void op_tzcnt(struct cpu *cpu, const struct insn *in)
     uint64_t s = op_read(cpu, in, &in->op[1]);
     uint64_t r = s ? (uint64_t)__builtin_ctzll(s) : bits;
     reg_write(cpu, d->reg, d->size, r);
-    flags_set(cpu, FLAG_CF | FLAG_ZF, (s ? 0 : FLAG_CF) | (r ? 0 : FLAG_ZF));
+    flags_set(cpu, FLAGS_CNT, (s ? 0 : FLAG_CF) | (r ? 0 : FLAG_ZF));
 }
 
 /* POPCNT: ZF = (source == 0); CF, PF, AF, SF, OF cleared. */
@@ -136,19 +141,23 @@ static void op_bswap(struct cpu *cpu, const struct insn *in)
         v = __builtin_bswap64(v);
     else if (d->size == 4)
         v = __builtin_bswap32((uint32_t)v);
-    else   /* 16-bit: undefined in the APM ... */
+    else   /* 16-bit: undefined in the APM; AMD clears the register */
         v = 0;
     reg_write(cpu, d->reg, d->size, v);
 }
 
 /* ---- BMI1 / BMI2 ---- */
 
-/* Flags of the BMI1 logic group: SF, ZF from the result, OF = 0, CF as
- * given; AF and PF undefined (...). */
+/* Flags of the BMI1/BMI2 logic group: SF, ZF from the result, OF = 0, CF
+ * as given.  AF and PF are undefined in the APM: AMD computes PF from the
+ * result and clears AF.  BEXTR (af set) differs: SF is undefined there too,
+ * and AMD gives AF = 1, SF = 0. */
 static inline void bmi_flags(struct cpu *cpu, uint64_t r, unsigned size,
-                             bool cf)
+                             bool cf, uint64_t af)
 {
-    uint64_t f = flags_szp(r, size) & (FLAG_SF | FLAG_ZF);
+    uint64_t f = flags_szp(r, size) | af;
+    if (af)
+        f &= ~(uint64_t)FLAG_SF;
     flags_set(cpu, FLAGS_ARITH, f | (cf ? FLAG_CF : 0));
 }
 
@@ -159,7 +168,7 @@ static void op_andn(struct cpu *cpu, const struct insn *in)
     uint64_t r = ~op_read(cpu, in, &in->op[1]) & op_read(cpu, in, &in->op[2]);
     r &= size_mask(d->size);
     reg_write(cpu, d->reg, d->size, r);
-    bmi_flags(cpu, r, d->size, false);
+    bmi_flags(cpu, r, d->size, false, 0);
 }
 
 /* BLSI: isolate the lowest set bit; CF = (source != 0). */
@@ -169,7 +178,7 @@ static void op_blsi(struct cpu *cpu, const struct insn *in)
     uint64_t s = op_read(cpu, in, &in->op[1]);
     uint64_t r = s & (0 - s) & size_mask(d->size);
     reg_write(cpu, d->reg, d->size, r);
-    bmi_flags(cpu, r, d->size, s != 0);
+    bmi_flags(cpu, r, d->size, s != 0, 0);
 }
 
 /* BLSR: clear the lowest set bit; CF = (source == 0). */
@@ -179,7 +188,7 @@ static void op_blsr(struct cpu *cpu, const struct insn *in)
     uint64_t s = op_read(cpu, in, &in->op[1]);
     uint64_t r = s & (s - 1) & size_mask(d->size);
     reg_write(cpu, d->reg, d->size, r);
-    bmi_flags(cpu, r, d->size, s == 0);
+    bmi_flags(cpu, r, d->size, s == 0, 0);
 }
 
 /* BLSMSK: mask up to and including the lowest set bit; CF = (source == 0). */
@@ -189,7 +198,7 @@ static void op_blsmsk(struct cpu *cpu, const struct insn *in)
     uint64_t s = op_read(cpu, in, &in->op[1]);
     uint64_t r = (s ^ (s - 1)) & size_mask(d->size);
     reg_write(cpu, d->reg, d->size, r);
-    bmi_flags(cpu, r, d->size, s == 0);
+    bmi_flags(cpu, r, d->size, s == 0, 0);
 }
 
 /* BEXTR dest, src, ctl: ctl[7:0] = start, ctl[15:8] = length; CF = 0. */
@@ -204,7 +213,7 @@ static void op_bextr(struct cpu *cpu, const struct insn *in)
     if (len < 64)
         r &= (1ull << len) - 1;
     reg_write(cpu, d->reg, d->size, r);
-    bmi_flags(cpu, r, d->size, false);
+    bmi_flags(cpu, r, d->size, false, FLAG_AF);
 }
 
 /* BZHI dest, src, index: clear bits from index[7:0] up; CF = (index is
@@ -217,7 +226,7 @@ static void op_bzhi(struct cpu *cpu, const struct insn *in)
     unsigned n = op_read(cpu, in, &in->op[2]) & 0xff;
     uint64_t r = n < bits ? s & ((1ull << n) - 1) : s;
     reg_write(cpu, d->reg, d->size, r);
-    bmi_flags(cpu, r, d->size, n >= bits);
+    bmi_flags(cpu, r, d->size, n >= bits, 0);
 }
 
 /* PDEP dest, src, mask: scatter the low bits of src to the mask's set bits. */

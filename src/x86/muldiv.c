@@ -6,7 +6,8 @@
  * fit, before any register changes.
  *
  * Flags the APM leaves undefined (MUL/IMUL: SF ZF AF PF; DIV/IDIV: all six)
- * are set as on the host AMD EPYC; see mul_flags() and div_flags(). */
+ * are set as on the host AMD EPYC (tests/diff compares them too); see
+ * mul_flags() and div_flags(). */
 #include <Zydis/Zydis.h>
 
 #include "x86/flags.h"
@@ -16,11 +17,11 @@
 __extension__ typedef unsigned __int128 u128;
 __extension__ typedef __int128 s128;
 
-/* CF = OF = "the high half is significant".  SF, ZF, AF, PF: undefined in
- * the APM; the host computes SF and ZF... from the low half (see diff). */
-static inline uint64_t mul_flags(bool overflow, uint64_t lo, unsigned size)
+/* CF = OF = "the high half is significant".  SF, ZF, AF, PF are undefined
+ * in the APM; AMD leaves them unchanged. */
+static inline void mul_flags(struct cpu *cpu, bool overflow)
 {
-    return (overflow ? FLAG_CF | FLAG_OF : 0) | flags_szp(lo, size);
+    flags_set(cpu, FLAG_CF | FLAG_OF, overflow ? FLAG_CF | FLAG_OF : 0);
 }
 
 /* Store a double-width result: AX for bytes, rDX:rAX otherwise. */
@@ -45,7 +46,7 @@ static void op_mul(struct cpu *cpu, const struct insn *in)
     uint64_t lo = (uint64_t)p & size_mask(size);
     uint64_t hi = (uint64_t)(p >> bits) & size_mask(size);
     write_wide(cpu, size, lo, hi);
-    flags_set(cpu, FLAGS_ARITH, mul_flags(hi != 0, lo, size));
+    mul_flags(cpu, hi != 0);
 }
 
 /* Signed product of two operand-size values, as 128 bits. */
@@ -77,17 +78,18 @@ static void op_imul(struct cpu *cpu, const struct insn *in)
         lo = (uint64_t)p & size_mask(size);
         reg_write(cpu, d->reg, size, lo);
     }
-    flags_set(cpu, FLAGS_ARITH, mul_flags(smul_overflow(p, size), lo, size));
+    mul_flags(cpu, smul_overflow(p, size));
 }
 
-/* Flags after DIV/IDIV: all undefined in the APM; the host leaves ... */
+/* Flags after DIV/IDIV: all undefined in the APM; AMD keeps CF and OF,
+ * sets AF and clears SF, ZF and PF. */
 static inline void div_flags(struct cpu *cpu, uint64_t q, uint64_t r,
                              unsigned size)
 {
     (void)q;
     (void)r;
     (void)size;
-    (void)cpu;
+    flags_set(cpu, FLAG_SF | FLAG_ZF | FLAG_AF | FLAG_PF, FLAG_AF);
 }
 
 /* The dividend: AX for bytes, rDX:rAX otherwise. */

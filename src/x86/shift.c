@@ -6,13 +6,14 @@
  * destination is zero-extended).  All flags are computed eagerly.
  *
  * Flags the APM leaves undefined are set the way the host AMD EPYC sets
- * them (checked by tests/diff):
- *   - OF for counts other than 1 follows the count-1 formula applied to the
- *     final result (SHL/ROL/RCL: MSB(result) ^ CF; ROR/RCR: the two top
- *     bits of the result; SHR: MSB of the source; SAR: 0);
- *   - AF after SHL/SHR/SAR with a nonzero count ... (see shift_af());
- *   - for 8- and 16-bit SHL/SHR with count >= the operand width, the result
- *     is 0 and CF is the last bit shifted out (0 once past the operand). */
+ * them (tests/diff compares them too):
+ *   - OF for counts other than 1 uses the count-1 formula on the final
+ *     result: SHL/ROL/RCL/SHLD: MSB(result) ^ CF; SHR/ROR/RCR/SHRD: the XOR
+ *     of the result's two top bits; SAR: 0;
+ *   - AF = 1 after SHL/SHR/SAR/SHLD/SHRD with a nonzero count;
+ *   - 8- and 16-bit SHL/SHR with a count >= the width: the result is 0
+ *     and CF the last bit shifted out (0 once past the operand);
+ *   - 16-bit SHLD/SHRD with counts 16..31: see op_shld() and op_shrd(). */
 #include <Zydis/Zydis.h>
 
 #include "x86/flags.h"
@@ -70,7 +71,7 @@ static void op_shr(struct cpu *cpu, const struct insn *in)
     uint64_t cf = (a >> (c - 1)) & 1;
     op_write(cpu, in, d, r);
     flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
-                                of_if(top_bit(a, size)));
+                                of_if(top_bit(r ^ (r << 1), size)));
 }
 
 static void op_sar(struct cpu *cpu, const struct insn *in)
@@ -175,7 +176,10 @@ static void op_rcr(struct cpu *cpu, const struct insn *in)
               cf | of_if(top_bit(r, size) ^ ((r >> (bits - 2)) & 1)));
 }
 
-/* SHLD dest, src, count: dest:src shifted left, the top half kept. */
+/* SHLD dest, src, count: dest:src shifted left, the top half kept.  OF is
+ * MSB(result) ^ CF for counts below the width.  16-bit counts 16..31
+ * (result and flags undefined in the APM for counts above 16): AMD gives
+ * OF = CF; from 17 on it rotates src left by count - 16 with CF = 0. */
 static void op_shld(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
@@ -187,26 +191,24 @@ static void op_shld(struct cpu *cpu, const struct insn *in)
         return;
     }
     uint64_t s = reg_read(cpu, in->op[1].reg, size);
-    uint64_t r, cf;
-    if (bits == 64) {
-        r = (a << c) | (s >> (64 - c));
-        cf = (a >> (64 - c)) & 1;
+    uint64_t r, cf = 0, of = 0;
+    if (c < bits) {
+        r = ((a << c) | (s >> (bits - c))) & size_mask(size);
+        cf = (a >> (bits - c)) & 1;
+        of = top_bit(r, size) ^ cf;
+    } else if (c == 16) {
+        r = s;
+        of = cf = a & 1;
     } else {
-        /* dest:src:dest as one 96-bit (32-bit) or 48-bit (16-bit) stream:
-         * 16-bit counts above 16 keep shifting dest back in. */
-        u128 v = ((u128)a << (2 * bits)) |
-                              ((u128)s << bits) | a;
-        unsigned top = 3 * bits;
-        r = (uint64_t)(v >> (top - bits - c)) & size_mask(size);
-        cf = (uint64_t)(v >> (top - c)) & 1;
+        r = ((s << (c - 16)) | (s >> (32 - c))) & 0xffff;
     }
-    r &= size_mask(size);
     op_write(cpu, in, d, r);
-    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
-                                of_if(top_bit(r ^ a, size)));
+    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF | of_if(of));
 }
 
-/* SHRD dest, src, count: src:dest shifted right, the low half kept. */
+/* SHRD dest, src, count: src:dest shifted right, the low half kept.  OF is
+ * the XOR of the result's two top bits for every count.  16-bit counts
+ * 17..31: AMD rotates src right by count - 16, CF = 0. */
 static void op_shrd(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
@@ -218,19 +220,16 @@ static void op_shrd(struct cpu *cpu, const struct insn *in)
         return;
     }
     uint64_t s = reg_read(cpu, in->op[1].reg, size);
-    uint64_t r, cf;
-    if (bits == 64) {
-        r = (a >> c) | (s << (64 - c));
+    uint64_t r, cf = 0;
+    if (c <= bits) {
+        r = ((a >> c) | (s << (bits - c))) & size_mask(size);
         cf = (a >> (c - 1)) & 1;
     } else {
-        u128 v = ((u128)a << (2 * bits)) |
-                              ((u128)s << bits) | a;
-        r = (uint64_t)(v >> c) & size_mask(size);
-        cf = (uint64_t)(v >> (c - 1)) & 1;
+        r = ((s >> (c - 16)) | (s << (32 - c))) & 0xffff;
     }
     op_write(cpu, in, d, r);
     flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
-                                of_if(top_bit(r ^ a, size)));
+                                of_if(top_bit(r ^ (r << 1), size)));
 }
 
 /* ---- BMI2: no flags, count from a register (RORX: immediate) ---- */
