@@ -1,11 +1,12 @@
-/* System instructions: RFLAGS (PUSHF, POPF, CLI, STI), HLT, CPUID, MSRs,
- * time stamp and performance counters, caches, software interrupts, and
- * the instructions this CPU does not offer (#UD).  APM vol. 3.
+/* System instructions: RFLAGS (PUSHF, POPF, CLI, STI, CLD, STD), HLT,
+ * CPUID, MSRs, time stamp and performance counters, caches, software
+ * interrupts, and the instructions this CPU does not offer (#UD).
+ * APM vol. 3.
  *
  * SVM intercept order (APM 15.7.1): the intercept is checked after #UD
  * and the privilege #GP, and before memory accesses and checks that
  * depend on operand values.  A few intercepts outrank every exception of
- * their instruction: PUSHF, POPF, CPUID, IRET, INTn, ICEBP and PAUSE.
+ * their instruction: PUSHF, POPF, CPUID, IRET, INTn, ICEBP, PAUSE and RSM.
  * RDPMC is the exception the other way: on AMD all of its exceptions,
  * the counter number check included, come first. */
 #include <Zydis/Zydis.h>
@@ -82,6 +83,19 @@ static void op_sti(struct cpu *cpu, const struct insn *in)
     } else {
         x86_gp(cpu, 0);
     }
+}
+
+/* CLD/STD: DF, which string instructions read (not privileged). */
+static void op_cld(struct cpu *cpu, const struct insn *in)
+{
+    (void)in;
+    flags_set(cpu, FLAG_DF, 0);
+}
+
+static void op_std(struct cpu *cpu, const struct insn *in)
+{
+    (void)in;
+    flags_set(cpu, FLAG_DF, FLAG_DF);
 }
 
 /* ---- privileged housekeeping ---- */
@@ -239,6 +253,14 @@ static void op_int1(struct cpu *cpu, const struct insn *in)
     x86_deliver_event(cpu, EXC_DB, EVT_SOFTEXC, 0, false);
 }
 
+/* RSM outside SMM (nsvm has no SMM) is #UD; its intercept comes first. */
+static void op_rsm(struct cpu *cpu, const struct insn *in)
+{
+    (void)in;
+    svm_check(cpu, SVM_EXIT_RSM, 0, 0);
+    x86_ud(cpu);
+}
+
 /* UD0/UD1/UD2; and what CPUID does not advertise: SMAP (CLAC, STAC),
  * MONITOR/MWAIT(X), XSAVE (XGETBV, XSETBV), RDPRU.  An unsupported
  * instruction is an invalid opcode, which precedes any intercept. */
@@ -266,6 +288,8 @@ void x86_ops_system(insn_fn *t)
     t[ZYDIS_MNEMONIC_POPFQ] = op_popf;
     t[ZYDIS_MNEMONIC_CLI] = op_cli;
     t[ZYDIS_MNEMONIC_STI] = op_sti;
+    t[ZYDIS_MNEMONIC_CLD] = op_cld;
+    t[ZYDIS_MNEMONIC_STD] = op_std;
     t[ZYDIS_MNEMONIC_HLT] = op_hlt;
     t[ZYDIS_MNEMONIC_INVD] = op_invd;
     t[ZYDIS_MNEMONIC_WBINVD] = op_wbinvd;
@@ -280,6 +304,7 @@ void x86_ops_system(insn_fn *t)
     t[ZYDIS_MNEMONIC_INT3] = op_int3;
     t[ZYDIS_MNEMONIC_INTO] = op_into;
     t[ZYDIS_MNEMONIC_INT1] = op_int1;
+    t[ZYDIS_MNEMONIC_RSM] = op_rsm;
     sys_ops_control(t);
     sys_ops_segment(t);
     sys_ops_far(t);
