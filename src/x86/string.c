@@ -55,10 +55,30 @@ static inline void str_yield(struct cpu *cpu)
     cpu->stop_block = true;
 }
 
-/* A host pointer to the element at lin (offset ea) when its page hits the
- * TLB for this access; *n is how many elements, stepping by size in the
- * direction of DF, stay in that page without wrapping the address size.
- * NULL sends the caller to the element-at-a-time path. */
+/* The host address of the page holding lin, for a page the TLB does not
+ * hold: walk it now (A/D bits and faults exactly as the element path would
+ * raise them, in the same order: source before destination).  NULL for
+ * MMIO, for a store to a page holding decoded code (the element path
+ * invalidates it), and for a non-canonical address (the element path
+ * raises the fault). */
+static uint8_t *str_translate(struct cpu *cpu, uint64_t lin, bool write)
+{
+    if ((cpu->efer & EFER_LMA) && !x86_canonical(lin))
+        return NULL;
+    uint64_t pa = x86_translate(cpu, lin, write ? ACC_WRITE : ACC_READ);
+    uint64_t ppage = pa & ~(uint64_t)(PAGE_SIZE - 1);
+    uint8_t *host = phys_ptr(cpu, ppage, PAGE_SIZE);
+    if (!host || (write && cpu->code_pages[ppage >> 12]))
+        return NULL;
+    return host;
+}
+
+/* A host pointer to the element at lin (offset ea); *n is how many
+ * elements, stepping by size in the direction of DF, stay in that page
+ * without wrapping the address size.  The TLB answers first; a miss walks
+ * the page tables directly, so a source and a destination that share a
+ * TLB slot do not evict each other element after element.  NULL sends
+ * the caller to the element-at-a-time path. */
 static uint8_t *str_host(struct cpu *cpu, uint64_t lin, uint64_t ea,
                          uint64_t amask, unsigned size, bool down, bool write,
                          uint64_t *n)
@@ -67,8 +87,13 @@ static uint8_t *str_host(struct cpu *cpu, uint64_t lin, uint64_t ea,
     if (off > PAGE_SIZE - size || ea > amask - (size - 1))
         return NULL;
     struct tlb_entry *e = tlb_slot(cpu, lin, write ? ACC_WRITE : ACC_READ);
-    if ((write ? e->tag_write : e->tag_read) != (lin & ~(uint64_t)0xfff))
+    uint8_t *host;
+    if ((write ? e->tag_write : e->tag_read) == (lin & ~(uint64_t)0xfff))
+        host = (uint8_t *)(uintptr_t)(lin + e->addend);
+    else if (!(host = str_translate(cpu, lin, write)))
         return NULL;
+    else
+        host += off;
     uint64_t room, more;
     if (down) {
         room = off / size + 1;
@@ -78,7 +103,7 @@ static uint8_t *str_host(struct cpu *cpu, uint64_t lin, uint64_t ea,
         more = (amask - (size - 1) - ea) / size;
     }
     *n = more < room - 1 ? more + 1 : room;
-    return (uint8_t *)(uintptr_t)(lin + e->addend);
+    return host;
 }
 
 static inline uint64_t min3(uint64_t a, uint64_t b, uint64_t c)

@@ -195,6 +195,27 @@ static void test_rep_movs_overlap_replicates(void **state)
     assert_int_equal(f->ram[0x20000 + 50], (uint8_t)(9 + 50 * 7));
 }
 
+static void test_rep_movs_through_aliased_pages(void **state)
+{
+    struct fixture *f = *state;
+    struct cpu *cpu = &f->cpu;
+    /* Linear 0x120000 maps physical 0x20000: the destination is the
+     * source shifted by one byte through another linear page (which also
+     * shares the source's TLB slot).  The copy must still replicate. */
+    page_table(f)[0x120] = 0x20000 | 7;
+    x86_tlb_flush(cpu);
+    fill_pattern(f, 0x20000, 200, 17);
+    uint8_t first = f->ram[0x20000];
+    cpu->gpr[RSI] = 0x20000;
+    cpu->gpr[RDI] = 0x120001;
+    cpu->gpr[RCX] = 100;
+    assert_int_equal(EXEC(cpu, 0xf3, 0xa4), -1);
+    for (unsigned i = 0; i <= 100; i++)
+        assert_int_equal(f->ram[0x20000 + i], first);
+    assert_int_equal(f->ram[0x20000 + 101], (uint8_t)(17 + 101 * 7));
+    assert_int_equal(cpu->gpr[RDI], 0x120001 + 100);
+}
+
 static void test_rep_movsq_unaligned_across_pages(void **state)
 {
     struct fixture *f = *state;
@@ -632,6 +653,7 @@ int main(void)
         T(test_rep_movsb_forward),
         T(test_rep_movsb_df_backwards),
         T(test_rep_movs_overlap_replicates),
+        T(test_rep_movs_through_aliased_pages),
         T(test_rep_movsq_unaligned_across_pages),
         T(test_movs_single_and_segment_override),
         T(test_rep_movsb_page_fault_mid_run),
