@@ -10,45 +10,30 @@
 #include <Zydis/Zydis.h>
 
 #include "svm/svm.h"
+#include "svm/vmcb.h"
 #include "x86/insn.h"
 
 #define TSS_IOPB_OFFSET 0x66   /* 16-bit I/O map base in a 32/64-bit TSS */
 #define TSS_MIN_LIMIT   0x67
+#define TSS_TYPE_AVAIL  0x9    /* 32-bit TSS (64-bit in long mode) */
+#define TSS_TYPE_BUSY   0xb
 
-/* EXITINFO1 of an IOIO intercept (APM vol. 2, 15.10.2, "IOIO
- * Intercept"):
+/* EXITINFO1 of an IOIO intercept (APM vol. 2, 15.10.2; bits in vmcb.h):
  *
  *   31:16  PORT   port number
  *   12:10  SEG    effective segment of INS/OUTS (ES=0 ... GS=5)
- *    9     A64    \
- *    8     A32     > address size, one-hot
- *    7     A16    /
- *    6     SZ32   \
- *    5     SZ16    > operand size, one-hot
- *    4     SZ8    /
+ *    9:7   A64 A32 A16    address size, one-hot
+ *    6:4   SZ32 SZ16 SZ8  operand size, one-hot
  *    3     REP    repeated string instruction
  *    2     STR    string instruction (INS/OUTS)
  *    0     TYPE   1 = IN/INS, 0 = OUT/OUTS */
-#define IOIO_TYPE_IN (1u << 0)
-#define IOIO_STR     (1u << 2)
-#define IOIO_REP     (1u << 3)
-#define IOIO_SZ_SHIFT 4     /* SZ8 at bit 4: bit 4 + log2(size) */
-#define IOIO_A_SHIFT  7     /* A16 at bit 7: bit 7 + log2(asize / 2) */
-#define IOIO_SEG_SHIFT 10
-#define IOIO_PORT_SHIFT 16
-
-static inline unsigned log2_size(unsigned size)
-{
-    return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
-}
-
 static uint64_t io_exitinfo1(uint16_t port, unsigned size, unsigned asize,
                              bool is_in, bool is_string, bool is_rep,
                              unsigned seg)
 {
     uint64_t info = (uint64_t)port << IOIO_PORT_SHIFT;
-    info |= 1u << (IOIO_SZ_SHIFT + log2_size(size));
-    info |= 1u << (IOIO_A_SHIFT + log2_size(asize) - 1);
+    info |= size == 1 ? IOIO_SZ8 : size == 2 ? IOIO_SZ16 : IOIO_SZ32;
+    info |= asize == 2 ? IOIO_A16 : asize == 4 ? IOIO_A32 : IOIO_A64;
     if (is_in)
         info |= IOIO_TYPE_IN;
     if (is_string) {
@@ -65,7 +50,8 @@ static uint64_t io_exitinfo1(uint16_t port, unsigned size, unsigned asize,
 static void io_check_bitmap(struct cpu *cpu, uint16_t port, unsigned size)
 {
     unsigned type = SEG_ATTR_TYPE(cpu->tr.attrib);
-    if ((type != 9 && type != 11) || cpu->tr.limit < TSS_MIN_LIMIT)
+    if ((type != TSS_TYPE_AVAIL && type != TSS_TYPE_BUSY) ||
+        cpu->tr.limit < TSS_MIN_LIMIT)
         x86_gp(cpu, 0);
     uint64_t base = cpu->tr.base;
     uint64_t iopb = mem_read_lin(cpu, (base + TSS_IOPB_OFFSET) & cpu->lin_mask,
