@@ -177,7 +177,8 @@ void svm_vcpu_init(struct svm_vcpu *v, void (*fn)(void))
 	memset(vmcb, 0, sizeof(*vmcb));
 	memset(&v->regs, 0, sizeof(v->regs));
 	copy_l1_state(&vmcb->save);
-	vmcb->save.rip = (uint64_t)fn;
+	/* without a function, L2 just executes VMMCALL */
+	vmcb->save.rip = fn ? (uint64_t)fn : (uint64_t)svm_l2_return;
 	/* 16-byte alignment at function entry, as after a CALL */
 	vmcb->save.rsp = v->stack_top - 8;
 	*(uint64_t *)vmcb->save.rsp = (uint64_t)svm_l2_return;

@@ -62,8 +62,8 @@ uint64_t svm_hsave_pa(void);
 
 /*
  * Allocates (on first use) and fills v's VMCB so that L2 calls fn(void) on
- * its own stack at CPL 0 in L1's mode and address space.  When fn returns,
- * L2 executes VMMCALL (then UD2).  Intercepts: VMRUN, VMMCALL, SHUTDOWN; the
+ * its own stack at CPL 0 in L1's mode and address space.  When fn returns
+ * (or at once if fn is NULL), L2 executes VMMCALL (then UD2).  Intercepts: VMRUN, VMMCALL, SHUTDOWN; the
  * IOPM/MSRPM bases point at the shared maps (used only if IOIO_PROT or
  * MSR_PROT is set).  ASID 1, TLB_CONTROL flush-all, L2 GPRs zero.
  */
