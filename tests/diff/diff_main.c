@@ -141,6 +141,9 @@ static bool run_case(struct harness *h, const struct form *f,
     memcpy(ebuf, k->buf, BUF_SIZE);
     int vec = emu_exec(h->emu, k->code, f->len, f->mem, &em, ebuf);
 
+    /* an encoding x86_decode rejects is #UD for the run loop */
+    if (vec == EMU_DECODE_FAIL && sig == SIGILL)
+        vec = EXC_UD;
     if (vec == EMU_DECODE_FAIL || vec == EMU_BAD_RIP) {
         ok = false;
         snprintf(why, sizeof(why), "%s", vec == EMU_DECODE_FAIL

@@ -28,7 +28,8 @@ static void alu_size(struct form_list *fl, unsigned n, unsigned sz)
     for (unsigned mem = 0; mem < 2; mem++) {
         for (unsigned lock = 0; lock <= (mem && n != 7); lock++) {
             uint8_t op = (uint8_t)(n * 8 + w);
-            snprintf(name, sizeof(name), "%s r/m%u, r%u", alu_name[n], bits, bits);
+            snprintf(name, sizeof(name), "%s r/m%u, r%u", alu_name[n], bits,
+                     bits);
             f = form_modrm(fl, name, sz, lock, 0, &op, 1, reg, mem, 0);
             form_slot(f, rm_loc(f, sz), V_INT, sz);
             form_slot(f, reg, V_INT, sz);
@@ -91,7 +92,8 @@ static void test_forms(struct form_list *fl, unsigned sz)
     for (unsigned mem = 0; mem < 2; mem++) {
         uint8_t op = 0x84 | w;
         snprintf(name, sizeof(name), "test r/m%u, r%u", bits, bits);
-        struct form *f = form_modrm(fl, name, sz, false, 0, &op, 1, reg, mem, 0);
+        struct form *f = form_modrm(fl, name, sz, false, 0, &op, 1, reg,
+                                    mem, 0);
         form_slot(f, rm_loc(f, sz), V_INT, sz);
         form_slot(f, reg, V_INT, sz);
         f->undef = FLAG_AF;
@@ -139,7 +141,8 @@ static void xchg_forms(struct form_list *fl, unsigned sz)
         for (unsigned lock = 0; lock <= mem; lock++) {
             uint8_t op[2] = { 0x0f, (uint8_t)(0xc0 | (sz > 1)) };
             snprintf(name, sizeof(name), "xadd r/m%u, r%u", bits, bits);
-            struct form *f = form_modrm(fl, name, sz, lock, 0, op, 2, reg, mem, 0);
+            struct form *f = form_modrm(fl, name, sz, lock, 0, op, 2, reg,
+                                        mem, 0);
             form_slot(f, rm_loc(f, sz), V_INT, sz);
             form_slot(f, reg, V_INT, sz);
 
@@ -201,8 +204,31 @@ static void plain_forms(struct form_list *fl)
     }
 }
 
+/* LOCK where the APM makes it #UD: a register destination, and
+ * instructions that do not write memory (CMP, TEST, BT). */
+static void lock_ud_forms(struct form_list *fl)
+{
+    static const struct {
+        const char *name; uint8_t op[2]; uint8_t len, reg; bool mem;
+    } u[] = {
+        { "lock add r/m32, r32 reg (#UD)", { 0x01 }, 1, RCX, false },
+        { "lock inc r/m32 reg (#UD)", { 0xff }, 1, 0, false },
+        { "lock xadd r/m32, r32 reg (#UD)", { 0x0f, 0xc1 }, 2, RCX, false },
+        { "lock cmp r/m32, r32 mem (#UD)", { 0x39 }, 1, RCX, true },
+        { "lock test r/m32, r32 mem (#UD)", { 0x85 }, 1, RCX, true },
+        { "lock bt r/m32, r32 mem (#UD)", { 0x0f, 0xa3 }, 2, RCX, true },
+    };
+    for (unsigned i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+        struct form *f = form_new(fl, "%s", u[i].name);
+        enc_insn(f, 4, true, 0, u[i].op, u[i].len, u[i].reg,
+                 u[i].mem ? RM_MEM : pick_rm(4), 0);
+        form_slot(f, u[i].mem ? LOC_MEM : pick_rm(4), V_INT, 4);
+    }
+}
+
 void forms_alu(struct form_list *fl)
 {
+    lock_ud_forms(fl);
     for (unsigned n = 0; n < 8; n++) {
         for (unsigned i = 0; i < 4; i++)
             alu_size(fl, n, sizes[i]);

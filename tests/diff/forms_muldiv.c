@@ -43,7 +43,8 @@ static void imul_forms(struct form_list *fl, unsigned sz)
     for (unsigned mem = 0; mem < 2; mem++) {
         static const uint8_t op2[2] = { 0x0f, 0xaf };
         snprintf(name, sizeof(name), "imul r%u, r/m%u", sz * 8, sz * 8);
-        struct form *f = form_modrm(fl, name, sz, false, 0, op2, 2, reg, mem, 0);
+        struct form *f = form_modrm(fl, name, sz, false, 0, op2, 2, reg,
+                                    mem, 0);
         form_slot(f, reg, V_INT, sz);
         form_slot(f, rm_loc(f, sz), V_INT, sz);
         f->undef = MUL_UNDEF;
@@ -64,9 +65,9 @@ static void imul_forms(struct form_list *fl, unsigned sz)
 static void mulx_forms(struct form_list *fl, unsigned sz)
 {
     for (unsigned mem = 0; mem < 3; mem++) {
+        const char *what = mem == 2 ? "(same dest)" : mem ? "mem" : "reg";
         struct form *f = form_new(fl, "mulx r%u, r%u, r/m%u %s", sz * 8,
-                                  sz * 8, sz * 8,
-                                  mem == 2 ? "(same dest)" : mem ? "mem" : "reg");
+                                  sz * 8, sz * 8, what);
         enc_vex(f, 2, 3, sz == 8, mem == 2 ? R9 : RCX, 0xf6, R9,
                 mem == 1 ? RM_MEM : RBX, 0);
         form_slot(f, mem == 1 ? LOC_MEM : RBX, V_INT, sz);

@@ -187,7 +187,7 @@ static void test_cmov32_zero_extends(void **state)
     cpu->gpr[RAX] = 0xdeadbeef00000001ull;
     cpu->gpr[RBX] = 2;
     x86_set_rflags(cpu, FLAGS_FIXED1);   /* ZF = 0: cmovz is false */
-    assert_int_equal(RUN(cpu, 0x0f, 0x44, 0xc3), -1);        /* cmovz eax, ebx */
+    assert_int_equal(RUN(cpu, 0x0f, 0x44, 0xc3), -1);    /* cmovz eax, ebx */
     assert_int_equal(cpu->gpr[RAX], 1);
 }
 
@@ -200,7 +200,7 @@ static void test_bt_memory_offset(void **state)
     memset(fx->ram + DATA - 16, 0, 32);
     cpu->gpr[RSI] = DATA;
     cpu->gpr[RCX] = (uint64_t)-1;     /* bit 31 of the dword at DATA - 4 */
-    assert_int_equal(RUN(cpu, 0x0f, 0xab, 0x0e), -1);        /* bts [rsi], ecx */
+    assert_int_equal(RUN(cpu, 0x0f, 0xab, 0x0e), -1);    /* bts [rsi], ecx */
     assert_int_equal(fx->ram[DATA - 1], 0x80);
     assert_false(flags_cf(cpu));
     cpu->gpr[RCX] = 35;               /* bit 3 of the dword at DATA + 4 */
@@ -242,7 +242,8 @@ static void test_xadd_fault_restartable(void **state)
     struct cpu *cpu = &((struct fixture *)*state)->cpu;
     cpu->gpr[RSI] = 0x8000000000000000ull;
     cpu->gpr[RCX] = 7;
-    assert_int_equal(RUN(cpu, 0x0f, 0xc1, 0x0e), EXC_GP);    /* xadd [rsi], ecx */
+    /* xadd [rsi], ecx */
+    assert_int_equal(RUN(cpu, 0x0f, 0xc1, 0x0e), EXC_GP);
     assert_int_equal(cpu->gpr[RCX], 7);
 }
 
