@@ -137,6 +137,28 @@ static void test_vmrun_sets_gif(void)
 	svm_check_end(&c);
 }
 
+/* The same for an NMI: #VMEXIT(NMI), and the NMI is taken by L1 at STGI. */
+static void test_vmrun_sets_gif_nmi(void)
+{
+	struct svm_check c;
+
+	svm_vcpu_init(&vcpu, NULL);
+	vmcb_set_intercept(vcpu.vmcb, INTERCEPT_NMI);
+	nmi_count = 0;
+	clgi();
+	self_nmi();
+	settle();
+	svm_vmrun_raw((uint64_t)vcpu.vmcb, &vcpu.regs);
+	svm_check_begin(&c, "VMRUN sets GIF: pending NMI gives #VMEXIT(NMI)");
+	svm_check_eq(&c, "taken before VMRUN", nmi_count, 0);
+	svm_check_exit(&c, &vcpu, SVM_EXIT_NMI, 0, 0);
+	svm_check_eq(&c, "taken while GIF = 0", nmi_count, 0);
+	stgi();
+	settle();
+	svm_check_eq(&c, "taken by L1 after STGI", nmi_count, 1);
+	svm_check_end(&c);
+}
+
 /* L2's own CLGI/STGI (not intercepted) do not leak to L1: #VMEXIT clears GIF. */
 static void test_l2_stgi(void)
 {
@@ -163,6 +185,7 @@ int main(void)
 	test_clgi();
 	test_vmexit_clears_gif();
 	test_vmrun_sets_gif();
+	test_vmrun_sets_gif_nmi();
 	test_l2_stgi();
 	return report_summary();
 }
