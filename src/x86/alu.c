@@ -17,6 +17,23 @@ static inline uint64_t msb(uint64_t v, unsigned size)
     return (v >> (size * 8 - 1)) & 1;
 }
 
+/* CF alone from the lazy state, without materialising the other flags
+ * (ADC, SBB, INC, DEC and CMC need only CF).  Mirrors flags.c. */
+static inline bool cur_cf(struct cpu *cpu)
+{
+    const struct lazy_flags *lf = &cpu->lf;
+    uint64_t m = size_mask(lf->size);
+    switch (lf->op) {
+    case LAZY_NONE: return (cpu->rflags & FLAG_CF) != 0;
+    case LAZY_ADD: return (lf->res & m) < (lf->src1 & m);
+    case LAZY_SUB: return (lf->src1 & m) < (lf->src2 & m);
+    case LAZY_LOGIC: return false;
+    case LAZY_INC:
+    case LAZY_DEC: return lf->cf_in;
+    default: return flags_cf(cpu);
+    }
+}
+
 /* ---- two-operand arithmetic and logic ---- */
 
 static void op_add(struct cpu *cpu, const struct insn *in)
@@ -49,7 +66,7 @@ static void op_adc(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size;
-    uint64_t c = flags_cf(cpu);
+    uint64_t c = cur_cf(cpu);
     uint64_t a = op_read(cpu, in, d), b = op_read(cpu, in, &in->op[1]);
     uint64_t r = (a + b + c) & size_mask(size);
     uint64_t f = flags_szp(r, size) | ((a ^ b ^ r) & FLAG_AF);
@@ -66,7 +83,7 @@ static void op_sbb(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size;
-    uint64_t c = flags_cf(cpu);
+    uint64_t c = cur_cf(cpu);
     uint64_t a = op_read(cpu, in, d), b = op_read(cpu, in, &in->op[1]);
     uint64_t r = (a - b - c) & size_mask(size);
     uint64_t f = flags_szp(r, size) | ((a ^ b ^ r) & FLAG_AF);
@@ -129,12 +146,10 @@ static void op_neg(struct cpu *cpu, const struct insn *in)
     flags_lazy(cpu, LAZY_SUB, d->size, r, 0, a);
 }
 
-/* INC and DEC keep CF: capture it before the lazy state is replaced (a
- * preceding INC/DEC already holds it in cf_in). */
+/* INC and DEC keep CF: capture it before the lazy state is replaced. */
 static inline void keep_cf(struct cpu *cpu)
 {
-    if (cpu->lf.op != LAZY_INC && cpu->lf.op != LAZY_DEC)
-        cpu->lf.cf_in = flags_cf(cpu);
+    cpu->lf.cf_in = cur_cf(cpu);
 }
 
 static void op_inc(struct cpu *cpu, const struct insn *in)
@@ -362,7 +377,7 @@ static void op_stc(struct cpu *cpu, const struct insn *in)
 static void op_cmc(struct cpu *cpu, const struct insn *in)
 {
     (void)in;
-    flags_set(cpu, FLAG_CF, flags_cf(cpu) ? 0 : FLAG_CF);
+    flags_set(cpu, FLAG_CF, cur_cf(cpu) ? 0 : FLAG_CF);
 }
 
 void x86_ops_alu(insn_fn *t)
