@@ -4,10 +4,12 @@
  *   diff [-v] [--filter=TEXT] [--all-flags] [--seed=N] [--random=N]
  *        [--max-print=N]
  *
- * --all-flags compares the flags the APM leaves undefined too (to study
- * the host).  Prints one line per failing case (up to --max-print per
- * form), then "cases: ..." and "N passed, M failed" (forms); exits 1 when
- * a form failed. */
+ * The flags the APM leaves undefined are masked (each forms_*.c quotes the
+ * APM), but still counted when they differ from the host: nsvm sets them
+ * as the host AMD EPYC does, and --all-flags turns them into failures.
+ * Prints one line per failing case (up to --max-print per form), then
+ * "cases: ..." and "N passed, M failed" (forms); exits 1 when a form
+ * failed. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@ struct harness {
     uint8_t emu_buf[BUF_SIZE];
     struct kase k;
     unsigned long cases, case_fails;
+    unsigned long undef_diffs;   /* cases whose masked flags differ */
 };
 
 static const char *const reg_name[16] = {
@@ -157,8 +160,10 @@ static bool run_case(struct harness *h, const struct form *f,
         else if (!compare(&k->r, &em, k->buf, ebuf, 0, why, sizeof(why)))
             ok = false;
     } else {
-        ok = compare(&nat, &em, h->host_buf, ebuf, undef_mask(h, f, k), why,
-                     sizeof(why));
+        uint32_t undef = undef_mask(h, f, k);
+        ok = compare(&nat, &em, h->host_buf, ebuf, undef, why, sizeof(why));
+        if (ok && ((nat.rflags ^ em.rflags) & undef & FLAGS_ARITH))
+            h->undef_diffs++;
     }
     if (!ok && print)
         print_case(f, k, why);
@@ -266,7 +271,9 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) +
                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("cases: %lu run, %lu failed, %.1f s\n", h.cases, h.case_fails, secs);
+    printf("cases: %lu run, %lu failed, %.1f s; undefined flags differ from "
+           "the host in %lu (masked)\n", h.cases, h.case_fails, secs,
+           h.undef_diffs);
     printf("%u passed, %u failed\n", passed, failed);
 
     native_free(h.nv);
