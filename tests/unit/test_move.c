@@ -505,6 +505,54 @@ static void test_jrcxz_jecxz(void **state)
     assert_int_equal(cpu->gpr[RCX], 0x100000000ull);
 }
 
+/* Protected mode, 32-bit code, a 16-bit stack segment (SS.B = 0) based at
+ * 0x20000: pushes move SP only, wrapping at 64 KiB, and keep ESP's upper
+ * half; near branches truncate EIP to 32 bits.  (Every access stays
+ * within the 64 KiB limit, which nsvm does not check.) */
+static void test_legacy_stack_and_branch_sizes(void **state)
+{
+    struct fixture *f = *state;
+    struct cpu *cpu = &f->cpu;
+    cpu->cr0 = CR0_PE | CR0_ET;
+    cpu->cr4 = 0;
+    cpu->efer = 0;
+    cpu->seg[SEG_CS].attrib = 0x9b | SEG_ATTR_DB | SEG_ATTR_G;
+    cpu->seg[SEG_SS] = (struct x86_seg){ 0x10, 0x93, 0xffff, 0x20000 };
+    x86_update_mode(cpu);
+    x86_tlb_flush(cpu);
+    assert_int_equal(cpu->mode, MODE_PROT32);
+
+    cpu->gpr[RSP] = 0x12340000;
+    cpu->gpr[RAX] = 0xa1b2c3d4;
+    assert_int_equal(EXEC(cpu, 0x50), -1);          /* push eax */
+    assert_int_equal(cpu->gpr[RSP], 0x1234fffc);
+    assert_int_equal(rd(f, 0x2fffc, 4), 0xa1b2c3d4);
+    assert_int_equal(EXEC(cpu, 0x5b), -1);          /* pop ebx */
+    assert_int_equal(cpu->gpr[RBX], 0xa1b2c3d4);
+    assert_int_equal(cpu->gpr[RSP], 0x12340000);
+    assert_int_equal(EXEC(cpu, 0x66, 0x50), -1);    /* push ax */
+    assert_int_equal(cpu->gpr[RSP], 0x1234fffe);
+    assert_int_equal(rd(f, 0x2fffe, 2), 0xc3d4);
+
+    /* call rel32 past 4 GiB: EIP wraps, the 32-bit return address is
+     * pushed through the 16-bit stack pointer */
+    cpu->rip = 0xfffffff0;
+    assert_int_equal(EXEC(cpu, 0xe8, 0x00, 0x01, 0x00, 0x00), -1);
+    assert_int_equal(cpu->rip, 0xf5);
+    assert_int_equal(cpu->gpr[RSP], 0x1234fffa);
+    assert_int_equal(rd(f, 0x2fffa, 4), 0xfffffff5);
+    assert_int_equal(EXEC(cpu, 0xc3), -1);          /* ret */
+    assert_int_equal(cpu->rip, 0xfffffff5);
+    assert_int_equal(cpu->gpr[RSP], 0x1234fffe);
+
+    /* loop with a 16-bit address size (67h in 32-bit code): CX only */
+    cpu->rip = 0x1000;
+    cpu->gpr[RCX] = 0x00050000;
+    assert_int_equal(EXEC(cpu, 0x67, 0xe2, 0x10), -1);
+    assert_int_equal(cpu->gpr[RCX], 0x0005ffff);
+    assert_int_equal(cpu->rip, 0x1000 + 3 + 0x10);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -528,6 +576,7 @@ int main(void)
         T(test_loop_count_register_size),
         T(test_loope_loopne),
         T(test_jrcxz_jecxz),
+        T(test_legacy_stack_and_branch_sizes),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
