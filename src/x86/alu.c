@@ -228,14 +228,31 @@ static bool cond_logic(const struct lazy_flags *lf, unsigned cc, bool *ok)
     }
 }
 
+/* ZF and SF come from the result for every lazy operation: E/NE and S/NS
+ * after ADD, INC, DEC (the loop counters) need no materialising either. */
+static bool cond_zs(const struct lazy_flags *lf, unsigned cc, bool *ok)
+{
+    uint64_t r = lf->res & size_mask(lf->size);
+    *ok = true;
+    switch (cc >> 1) {
+    case 2: return r == 0;
+    case 4: return msb(r, lf->size);
+    default: *ok = false; return false;
+    }
+}
+
 bool x86_cond(struct cpu *cpu, unsigned cc)
 {
     bool ok = false, r = false;
     cc &= 15;
-    if (cpu->lf.op == LAZY_SUB)
-        r = cond_sub(&cpu->lf, cc, &ok);
-    else if (cpu->lf.op == LAZY_LOGIC)
-        r = cond_logic(&cpu->lf, cc, &ok);
+    switch (cpu->lf.op) {
+    case LAZY_SUB: r = cond_sub(&cpu->lf, cc, &ok); break;
+    case LAZY_LOGIC: r = cond_logic(&cpu->lf, cc, &ok); break;
+    case LAZY_ADD:
+    case LAZY_INC:
+    case LAZY_DEC: r = cond_zs(&cpu->lf, cc, &ok); break;
+    default: break;
+    }
     if (!ok) {
         flags_materialize(cpu);
         r = cond_rflags(cpu->rflags, cc);

@@ -98,11 +98,14 @@ static void test_forms(struct form_list *fl, unsigned sz)
         form_slot(f, reg, V_INT, sz);
         f->undef = FLAG_AF;
         op = 0xf6 | w;
-        snprintf(name, sizeof(name), "test r/m%u, imm%u", bits, immsz * 8);
-        f = form_modrm(fl, name, sz, false, 0, &op, 1, 0, mem, immsz);
-        form_slot(f, rm_loc(f, sz), V_INT, sz);
-        form_slot(f, LOC_IMM, V_INT, immsz);
-        f->undef = FLAG_AF;
+        for (unsigned ext = 0; ext < 2; ext++) {   /* /1: an alias of /0 */
+            snprintf(name, sizeof(name), "test r/m%u, imm%u%s", bits,
+                     immsz * 8, ext ? " (F6/F7 /1)" : "");
+            f = form_modrm(fl, name, sz, false, 0, &op, 1, ext, mem, immsz);
+            form_slot(f, rm_loc(f, sz), V_INT, sz);
+            form_slot(f, LOC_IMM, V_INT, immsz);
+            f->undef = FLAG_AF;
+        }
     }
     uint8_t op = 0xa8 | w;
     struct form *f = form_new(fl, "test acc%u, imm%u", bits, immsz * 8);
