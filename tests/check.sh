@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every test suite nsvm has and ends with exactly one line:
+#   N passed, M failed
+# summed over all suites.  Exits 1 if anything failed.
+#
+#   unit tests   build/tests/unit/test_*   (cmocka; one program per file)
+#   diff         build/tests/diff          (instructions vs. the host CPU)
+#   payloads     tests/payloads.sh         (guest payloads under nsvm)
+#   check-qemu   tests/check-qemu.sh       (the same payloads under QEMU TCG)
+#
+# Run `make check`, which builds everything first.  Each suite's output is
+# shown as it runs and kept under build/test-logs/.
+set -u
+cd "$(dirname "$0")/.."
+
+logdir=build/test-logs
+mkdir -p "$logdir"
+suite_timeout=${CHECK_SUITE_TIMEOUT:-1800}
+total_passed=0
+total_failed=0
+summary=()
+
+# add NAME PASSED FAILED NOTE
+add() {
+	total_passed=$((total_passed + $2))
+	total_failed=$((total_failed + $3))
+	summary+=("$(printf '%-28s %5d passed, %3d failed%s' "$1" "$2" "$3" "$4")")
+}
+
+# run NAME LOG CMD...: runs CMD with its output shown and logged; status.
+run() {
+	local name=$1 log=$2
+	shift 2
+	echo "=== $name"
+	timeout "$suite_timeout" "$@" < /dev/null 2>&1 | tee "$log"
+	return "${PIPESTATUS[0]}"
+}
+
+# A cmocka program: sums its "[  PASSED  ] n test(s)." and
+# "[  FAILED  ] n test(s)" lines; a crash or missing summary is a failure.
+run_cmocka() {
+	local name=$1 bin=$2 log st p f note=""
+	log="$logdir/$name.log"
+	run "$name" "$log" "$bin"; st=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+	if [ "$st" != 0 ] && [ "$f" = 0 ]; then
+		f=1; note=" (exit status $st)"
+	fi
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then
+		f=1; note=" (no test results)"
+	fi
+	add "$name" "$p" "$f" "$note"
+}
+
+# A program or script that ends with "N passed, M failed".
+run_counted() {
+	local name=$1 log st line p=0 f=0 note=""
+	log="$logdir/$name.log"
+	shift
+	run "$name" "$log" "$@"; st=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed*}
+	elif [ "$st" = 0 ]; then
+		note=" (skipped: $(tail -n 1 "$log"))"
+	fi
+	if [ "$st" != 0 ] && [ "$f" = 0 ]; then
+		f=1; note=" (exit status $st)"
+	fi
+	add "$name" "$p" "$f" "$note"
+}
+
+for bin in build/tests/unit/test_*; do
+	[ -x "$bin" ] || continue
+	run_cmocka "unit/$(basename "$bin")" "$bin"
+done
+if [ -x build/tests/diff ]; then
+	run_counted diff build/tests/diff
+elif compgen -G 'tests/diff/*.c' > /dev/null; then
+	add diff 0 1 " (build/tests/diff missing)"
+fi
+[ -f tests/payloads.sh ] && run_counted payloads bash tests/payloads.sh
+[ -f tests/check-qemu.sh ] && run_counted check-qemu bash tests/check-qemu.sh
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_passed passed, $total_failed failed"
+[ "$total_failed" = 0 ]
