@@ -118,9 +118,20 @@ static bool convert_operand(const ZydisDecodedOperand *zo, struct insn *in,
     }
 }
 
-/* Special MOV forms go to the system handlers. */
-static insn_fn route(const struct decode_cache *dc, const struct insn *in)
+/* Forms that share a mnemonic with an ordinary instruction but are system
+ * operations go to the system handlers: MOV with a control, debug or
+ * segment register, PUSH/POP of a segment register, far branches. */
+static insn_fn route(const struct decode_cache *dc, const struct insn *in,
+                     const ZydisDecodedInstruction *zi)
 {
+    if (zi->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) {
+        if (zi->mnemonic == ZYDIS_MNEMONIC_JMP)
+            return x86_op_jmp_far;
+        if (zi->mnemonic == ZYDIS_MNEMONIC_CALL)
+            return x86_op_call_far;
+        if (zi->mnemonic == ZYDIS_MNEMONIC_RET)
+            return x86_op_ret_far;
+    }
     if (in->mnemonic == ZYDIS_MNEMONIC_MOV) {
         for (unsigned i = 0; i < in->nops; i++) {
             if (in->op[i].kind == OP_CR)
@@ -193,7 +204,7 @@ bool x86_decode(const struct cpu *cpu, const uint8_t *bytes, size_t len,
             break;
         in->nops++;
     }
-    in->exec = cpu->dc ? route(cpu->dc, in) : x86_op_ud;
+    in->exec = cpu->dc ? route(cpu->dc, in, &zi) : x86_op_ud;
     return true;
 }
 
