@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "svm/vmcb.h"
 #include "x86/cpu.h"
 
 /* #VMEXIT with exit_code when the current VMCB intercepts it; returns
@@ -42,7 +43,19 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,
             svm_intercept((cpu), (code), (i1), (i2));                       \
     } while (0)
 
-/* SVM instructions (svm_insn.c) and VMRUN for a host outside the machine. */
-int svm_vmrun_native(struct cpu *cpu, struct vmcb *vmcb);
+/* CPUID 0x8000000A EDX: the SVM features nsvm implements — nested paging
+ * and NRIP save.  The machine copies this into cpu->svm_features. */
+#define SVM_FEATURES_IMPLEMENTED (SVM_FEATURE_NP | SVM_FEATURE_NRIPS)
+
+/* VMRUN for a host that is C code outside the machine (src/hv, the role
+ * KVM plays on silicon).  vmcb is a host pointer the guest cannot reach;
+ * the same consistency checks as the VMRUN instruction apply, but there is
+ * no host-save area: the host's state lives in C.  Before the call the
+ * host may point cpu->svm.host_iopm / host_msrpm at its permission maps.
+ * Runs the guest with x86_run() until #VMEXIT and returns the stop reason:
+ * STOP_VMEXIT with the exit code in vmcb->control (VMEXIT_INVALID when a
+ * consistency check failed and nothing ran), or any other stop (debug-exit
+ * port, budget, ...) with the CPU still in guest mode. */
+enum x86_stop svm_vmrun_native(struct cpu *cpu, struct vmcb *vmcb);
 
 #endif
