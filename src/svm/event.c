@@ -8,6 +8,10 @@
  *         trap), 4 software interrupt (INTn); 1, 5, 6, 7 reserved. */
 #include "svm/svm_internal.h"
 
+/* #DE #DB #BP #OF #BR #UD #NM #DF #TS #NP #SS #GP #PF #MF #AC #MC #XM
+ * #HV #SX */
+#define INJECTABLE_EXCEPTIONS 0x500f7dfbu
+
 bool svm_eventinj_legal(uint32_t ev)
 {
     if (!(ev & EVENTINJ_V))
@@ -20,8 +24,10 @@ bool svm_eventinj_legal(uint32_t ev)
     case EVENTINJ_TYPE_SOFT_INT:
         return true;
     case EVENTINJ_TYPE_EXCEPTION:
-        /* an exception must be one: not NMI's vector, not above 31 */
-        return vector != EXC_NMI && vector < 32;
+        /* the vector must name an exception this CPU has: not NMI's 2,
+         * not 9 (never raised in AMD64), not the reserved ones, not #CP
+         * or #VC (shadow stacks and SEV-ES are not offered) */
+        return vector < 32 && ((INJECTABLE_EXCEPTIONS >> vector) & 1);
     default:
         return false;   /* reserved types */
     }

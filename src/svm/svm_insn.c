@@ -57,7 +57,7 @@ static void op_vmload(struct cpu *cpu, const struct insn *in)
     svm_seg_load(&cpu->seg[SEG_GS], &s->gs);
     svm_seg_load(&cpu->tr, &s->tr);
     svm_seg_load(&cpu->ldtr, &s->ldtr);
-    cpu->kernel_gs_base = s->kernel_gs_base;
+    cpu->kernel_gs_base = svm_canonical(s->kernel_gs_base);   /* a base */
     cpu->star = s->star;
     cpu->lstar = s->lstar;
     cpu->cstar = s->cstar;

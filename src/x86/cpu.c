@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svm/svm.h"
 #include "x86/decode.h"
 #include "x86/mem.h"
 
@@ -48,6 +49,8 @@ int x86_cpu_init(struct cpu *cpu, uint8_t *ram, uint64_t ram_size,
     cpu->dc = decode_cache_new();
     cpu->icount_limit = UINT64_MAX;
     cpu->trace_out = stderr;
+    cpu->has_svm = true;                          /* AMD-V, src/svm */
+    cpu->svm_features = SVM_FEATURES_IMPLEMENTED;
     if (!cpu->code_pages || !cpu->page_gen || !cpu->dc) {
         x86_cpu_fini(cpu);
         return -1;
@@ -91,6 +94,7 @@ void x86_update_mode(struct cpu *cpu)
         cpu->seg_lin_base[s] = (flat && s < SEG_FS) ? 0 : cpu->seg[s].base;
     cpu->seg_lin_base[6] = cpu->seg_lin_base[SEG_NONE] = 0;
     cpu->lin_mask = flat ? ~0ull : 0xffffffffull;
+    cpu->tlb_epoch++;   /* CPL and segment bases change what RIP maps to */
     cpu->stop_block = true;
 }
 
