@@ -174,90 +174,55 @@ static void op_dec(struct cpu *cpu, const struct insn *in)
 
 /* ---- condition codes ---- */
 
-/* Conditions in encoding order, evaluated on materialised RFLAGS; the odd
- * codes are the negations of the even ones. */
-static bool cond_rflags(uint64_t f, unsigned cc)
+/* The eight even conditions in encoding order (O B E BE S P L LE) as bits
+ * 0..7; an odd condition is the negation of the even one below it.  Built
+ * without branches: Jcc after CMP is the hottest path of an interpreter. */
+static inline unsigned cond_bits(unsigned of, unsigned cf, unsigned zf,
+                                 unsigned sf, unsigned pf)
 {
-    bool of = (f & FLAG_OF) != 0, sf = (f & FLAG_SF) != 0;
-    switch (cc >> 1) {
-    case 0: return of;                          /* O */
-    case 1: return f & FLAG_CF;                 /* B */
-    case 2: return f & FLAG_ZF;                 /* E */
-    case 3: return f & (FLAG_CF | FLAG_ZF);     /* BE */
-    case 4: return sf;                          /* S */
-    case 5: return f & FLAG_PF;                 /* P */
-    case 6: return sf != of;                    /* L */
-    default: return (f & FLAG_ZF) || sf != of;  /* LE */
-    }
+    unsigned lt = sf ^ of;
+    return of | cf << 1 | zf << 2 | (cf | zf) << 3 | sf << 4 | pf << 5 |
+           lt << 6 | (lt | zf) << 7;
 }
 
-/* CMP/SUB result: the comparisons read straight from the operands. */
-static bool cond_sub(const struct lazy_flags *lf, unsigned cc, bool *ok)
+static inline unsigned cond_bits_rflags(uint64_t f)
 {
-    uint64_t m = size_mask(lf->size);
-    uint64_t a = lf->src1 & m, b = lf->src2 & m;
-    int64_t sa = (int64_t)sign_extend(a, lf->size);
-    int64_t sb = (int64_t)sign_extend(b, lf->size);
-    *ok = true;
-    switch (cc >> 1) {
-    case 1: return a < b;
-    case 2: return a == b;
-    case 3: return a <= b;
-    case 4: return msb(lf->res, lf->size);
-    case 6: return sa < sb;
-    case 7: return sa <= sb;
-    default: *ok = false; return false;
-    }
+    return cond_bits((f >> 11) & 1, f & 1, (f >> 6) & 1, (f >> 7) & 1,
+                     (f >> 2) & 1);
 }
 
-/* Logical result: CF = OF = 0. */
-static bool cond_logic(const struct lazy_flags *lf, unsigned cc, bool *ok)
+/* CF and OF of a lazy result, as flags.c derives them; false for an
+ * operation this fast path does not know. */
+static inline bool lazy_cf_of(const struct lazy_flags *lf, uint64_t a,
+                              uint64_t b, uint64_t r, unsigned sh,
+                              unsigned *cf, unsigned *of)
 {
-    uint64_t r = lf->res & size_mask(lf->size);
-    bool sf = msb(r, lf->size);
-    *ok = true;
-    switch (cc >> 1) {
-    case 0: return false;
-    case 1: return false;
-    case 2: return r == 0;
-    case 3: return r == 0;
-    case 4: return sf;
-    case 6: return sf;
-    case 7: return r == 0 || sf;
-    default: *ok = false; return false;
+    uint64_t sb = 1ull << sh;
+    switch (lf->op) {
+    case LAZY_SUB: *cf = a < b; *of = (((a ^ b) & (a ^ r)) >> sh) & 1; break;
+    case LAZY_LOGIC: *cf = 0; *of = 0; break;
+    case LAZY_ADD: *cf = r < a; *of = (((a ^ r) & (b ^ r)) >> sh) & 1; break;
+    case LAZY_INC: *cf = lf->cf_in; *of = r == sb; break;
+    case LAZY_DEC: *cf = lf->cf_in; *of = r == sb - 1; break;
+    default: return false;
     }
+    return true;
 }
 
-/* ZF and SF come from the result for every lazy operation: E/NE and S/NS
- * after ADD, INC, DEC (the loop counters) need no materialising either. */
-static bool cond_zs(const struct lazy_flags *lf, unsigned cc, bool *ok)
-{
-    uint64_t r = lf->res & size_mask(lf->size);
-    *ok = true;
-    switch (cc >> 1) {
-    case 2: return r == 0;
-    case 4: return msb(r, lf->size);
-    default: *ok = false; return false;
-    }
-}
-
+/* Every condition but P/NP (PF needs the parity: those, and anything the
+ * fast path does not know, go through RFLAGS). */
 bool x86_cond(struct cpu *cpu, unsigned cc)
 {
-    bool ok = false, r = false;
-    cc &= 15;
-    switch (cpu->lf.op) {
-    case LAZY_SUB: r = cond_sub(&cpu->lf, cc, &ok); break;
-    case LAZY_LOGIC: r = cond_logic(&cpu->lf, cc, &ok); break;
-    case LAZY_ADD:
-    case LAZY_INC:
-    case LAZY_DEC: r = cond_zs(&cpu->lf, cc, &ok); break;
-    default: break;
-    }
-    if (!ok) {
-        flags_materialize(cpu);
-        r = cond_rflags(cpu->rflags, cc);
-    }
-    return r ^ (cc & 1);
+    const struct lazy_flags *lf = &cpu->lf;
+    unsigned n = (cc >> 1) & 7, bits, cf, of;
+    uint64_t m = size_mask(lf->size);
+    uint64_t a = lf->src1 & m, b = lf->src2 & m, r = lf->res & m;
+    unsigned sh = lf->size * 8u - 1;
+    if (n != 5 && lf->op != LAZY_NONE && lazy_cf_of(lf, a, b, r, sh, &cf, &of))
+        bits = cond_bits(of, cf, r == 0, (r >> sh) & 1, 0);
+    else
+        bits = cond_bits_rflags(x86_get_rflags(cpu));
+    return ((bits >> n) ^ cc) & 1;
 }
 
 static void op_setcc(struct cpu *cpu, const struct insn *in)
