@@ -2,6 +2,8 @@
 #include "internal.h"
 
 struct tss64 tss __attribute__((aligned(16)));
+_Static_assert(sizeof(struct tss64) == 104, "TSS layout");
+_Static_assert(offsetof(struct tss64, ist[1]) == 0x24, "TSS IST1 offset");
 
 static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
 static uint8_t df_stack[8192] __attribute__((aligned(16)));

@@ -168,9 +168,8 @@ enum {
 
 struct __attribute__((packed)) tss64 {
 	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[8];        /* ist[1]..ist[7]; ist[0] is reserved */
+	uint64_t rsp[3];        /* offset 0x04 */
+	uint64_t ist[8];        /* offset 0x1c: ist[1]..ist[7]; ist[0] reserved */
 	uint64_t reserved2;
 	uint16_t reserved3;
 	uint16_t iomap_base;
