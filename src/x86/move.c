@@ -77,7 +77,9 @@ static void op_xlat(struct cpu *cpu, const struct insn *in)
 }
 
 /* NOP in every form, including 0F 1F /0 with a memory operand (which is
- * never accessed). */
+ * never accessed), and the hints that live in the NOP space: ENDBR32/64
+ * (F3 0F 1E, a NOP without CET) and the PREFETCH family (never faults;
+ * AMD decodes every 0F 0D /r as a prefetch). */
 static void op_nop(struct cpu *cpu, const struct insn *in)
 {
     (void)cpu;
@@ -96,4 +98,13 @@ void x86_ops_move(insn_fn *t)
     t[ZYDIS_MNEMONIC_MOVBE] = op_movbe;
     t[ZYDIS_MNEMONIC_XLAT] = op_xlat;
     t[ZYDIS_MNEMONIC_NOP] = op_nop;
+    t[ZYDIS_MNEMONIC_ENDBR32] = op_nop;
+    t[ZYDIS_MNEMONIC_ENDBR64] = op_nop;
+    t[ZYDIS_MNEMONIC_PREFETCH] = op_nop;
+    t[ZYDIS_MNEMONIC_PREFETCHW] = op_nop;
+    t[ZYDIS_MNEMONIC_PREFETCHWT1] = op_nop;
+    t[ZYDIS_MNEMONIC_PREFETCHNTA] = op_nop;
+    t[ZYDIS_MNEMONIC_PREFETCHT0] = op_nop;
+    t[ZYDIS_MNEMONIC_PREFETCHT1] = op_nop;
+    t[ZYDIS_MNEMONIC_PREFETCHT2] = op_nop;
 }

@@ -210,7 +210,11 @@ static void test_nop_forms_do_not_touch_memory(void **state)
     assert_int_equal(EXEC(cpu, 0x0f, 0x1f, 0x44, 0x00, 0x00), -1);
     /* 66 nop word [rax+rax*1+0] */
     assert_int_equal(EXEC(cpu, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00), -1);
-    assert_int_equal(cpu->rip, CODE_RIP + 11);
+    /* endbr64, prefetchnta [rax], prefetchw [rax]: hints, no access */
+    assert_int_equal(EXEC(cpu, 0xf3, 0x0f, 0x1e, 0xfa), -1);
+    assert_int_equal(EXEC(cpu, 0x0f, 0x18, 0x00), -1);
+    assert_int_equal(EXEC(cpu, 0x0f, 0x0d, 0x08), -1);
+    assert_int_equal(cpu->rip, CODE_RIP + 11 + 10);
 }
 
 static void test_movbe_and_xlat(void **state)
