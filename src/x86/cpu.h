@@ -253,6 +253,8 @@ struct cpu {
     struct x86_bus bus;
 
     struct decode_cache *dc;
+    struct block *last_block;  /* the block just run, for chaining */
+    uint64_t tlb_epoch;     /* bumped whenever a translation or CPL may change */
 
     /* features the machine offers (CPUID and the MSRs follow them) */
     bool has_svm;

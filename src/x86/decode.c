@@ -205,6 +205,9 @@ bool x86_decode(const struct cpu *cpu, const uint8_t *bytes, size_t len,
         in->nops++;
     }
     in->exec = cpu->dc ? route(cpu->dc, in, &zi) : x86_op_ud;
+    insn_fn fast = x86_fast_handler(cpu, in);
+    if (fast)
+        in->exec = fast;
     return true;
 }
 

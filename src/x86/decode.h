@@ -33,6 +33,9 @@ void x86_disasm(const struct cpu *cpu, const uint8_t *bytes, size_t len,
  * the exception it raised (the exception is left pending, not delivered). */
 int x86_exec_insn(struct cpu *cpu, const struct insn *in);
 
+/* A specialised handler for a hot instruction form (fast.c), or NULL. */
+insn_fn x86_fast_handler(const struct cpu *cpu, const struct insn *in);
+
 /* Handler for mnemonics nsvm does not implement: #UD. */
 void x86_op_ud(struct cpu *cpu, const struct insn *in);
 

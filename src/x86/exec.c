@@ -35,8 +35,10 @@ static struct block *block_build(struct cpu *cpu, uint64_t pa)
 {
     struct decode_cache *dc = cpu->dc;
     size_t need = sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn);
-    if (dc->used + need > DC_ARENA_SIZE)
+    if (dc->used + need > DC_ARENA_SIZE) {
         decode_cache_flush(dc);
+        cpu->last_block = NULL;   /* its memory is about to be reused */
+    }
 
     struct block *b = (struct block *)(dc->arena + dc->used);
     const uint8_t *page = cpu->ram + (pa & ~0xfffull);
@@ -57,6 +59,8 @@ static struct block *block_build(struct cpu *cpu, uint64_t pa)
     b->mode = cpu->mode;
     b->gen = cpu->page_gen[pa >> 12];
     b->n = (uint16_t)n;
+    b->link[0] = b->link[1] = (struct block_link){ NULL, 0, ~0ull };
+    b->last_rip = cpu->rip + (off - (pa & 0xfff)) - b->insn[n - 1].len;
     dc->used += (sizeof(struct block) + n * sizeof(struct insn) + 15) & ~(size_t)15;
     dc->blocks_decoded++;
     unsigned h = block_hash(pa, cpu->mode);
@@ -132,21 +136,48 @@ static void run_block(struct cpu *cpu, const struct block *b)
     }
 }
 
-static void step(struct cpu *cpu)
+/* The block at RIP: first through the links of the block just run (no
+ * TLB or hash lookup on a hot path), else through the cache. */
+static struct block *next_block(struct cpu *cpu, uint64_t *lin_out)
 {
+    struct block *prev = cpu->last_block;
+    if (prev) {
+        for (unsigned i = 0; i < 2; i++) {
+            const struct block_link *l = &prev->link[i];
+            /* the epoch moves on every TLB flush, mode or CPL change and
+             * code invalidation, so a link from this epoch is still exact */
+            if (l->rip == cpu->rip && l->epoch == cpu->tlb_epoch)
+                return l->to;
+        }
+    }
     uint64_t lin = seg_linear(cpu, SEG_CS, cpu->rip);
     uint64_t pa = fetch_pa(cpu, lin);
-    if (unlikely(pa >= cpu->ram_size)) {
-        exec_uncached(cpu, lin);
-        return;
-    }
+    *lin_out = lin;
+    if (unlikely(pa >= cpu->ram_size))
+        return NULL;
     struct block *b = block_lookup(cpu, pa);
     if (!b)
         b = block_build(cpu, pa);
-    if (b)
+    if (b && prev) {
+        /* slot 0: the fall-through successor, slot 1: any other */
+        uint64_t end = prev->insn[prev->n - 1].len + prev->last_rip;
+        prev->link[cpu->rip == end ? 0 : 1] =
+            (struct block_link){ b, cpu->rip, cpu->tlb_epoch };
+    }
+    return b;
+}
+
+static void step(struct cpu *cpu)
+{
+    uint64_t lin = 0;
+    struct block *b = next_block(cpu, &lin);
+    cpu->last_block = NULL;
+    if (b) {
         run_block(cpu, b);
-    else
-        exec_uncached(cpu, lin);
+        cpu->last_block = b;
+    } else {
+        exec_uncached(cpu, seg_linear(cpu, SEG_CS, cpu->rip));
+    }
 }
 
 enum x86_stop x86_run(struct cpu *cpu)
@@ -155,6 +186,7 @@ enum x86_stop x86_run(struct cpu *cpu)
     cpu->fault_jmp_valid = true;
     setjmp(cpu->fault_jmp);   /* x86_raise() comes back here */
     cpu->stop_block = false;
+    cpu->last_block = NULL;
 
     while (cpu->stop == STOP_NONE) {
         if (cpu->pending_exc >= 0) {

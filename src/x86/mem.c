@@ -25,6 +25,7 @@ void phys_invalidate(struct cpu *cpu, uint64_t pa, uint64_t len)
         if (cpu->code_pages[p]) {
             cpu->code_pages[p] = 0;
             cpu->page_gen[p]++;
+            cpu->tlb_epoch++;     /* block links into the page are stale */
             cpu->stop_block = true;
         }
     }

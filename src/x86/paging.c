@@ -193,6 +193,7 @@ uint64_t x86_translate(struct cpu *cpu, uint64_t lin, unsigned acc)
 
 void x86_tlb_flush(struct cpu *cpu)
 {
+    cpu->tlb_epoch++;
     for (unsigned s = 0; s < 2; s++)
         for (unsigned i = 0; i < TLB_SIZE; i++) {
             struct tlb_entry *e = &cpu->tlb[s][i];
@@ -202,6 +203,7 @@ void x86_tlb_flush(struct cpu *cpu)
 
 void x86_tlb_flush_page(struct cpu *cpu, uint64_t lin)
 {
+    cpu->tlb_epoch++;
     unsigned i = (lin >> 12) & (TLB_SIZE - 1);
     for (unsigned s = 0; s < 2; s++) {
         struct tlb_entry *e = &cpu->tlb[s][i];

@@ -1,0 +1,200 @@
+/* Specialised handlers for the hottest instruction forms.
+ *
+ * The generic handlers read and write operands through op_read/op_write,
+ * which switch on the operand kind and mask by size on every execution.
+ * For the forms compilers emit most — MOV, ADD, SUB, CMP, AND, OR, XOR and
+ * TEST between 32/64-bit registers and immediates, loads and stores with a
+ * base register, and Jcc after CMP/TEST — the decoder picks a handler here
+ * that knows its operand kinds.  Each has exactly the semantics (lazy
+ * flags included) of the generic handler it replaces. */
+#include <Zydis/Zydis.h>
+
+#include "x86/decode.h"
+#include "x86/flags.h"
+
+#define GPR(cpu, op) ((cpu)->gpr[(op)->reg])
+
+static inline void wr(struct cpu *cpu, unsigned reg, unsigned size, uint64_t v)
+{
+    cpu->gpr[reg] = size == 8 ? v : (uint32_t)v;
+}
+
+/* [base + disp] with the default segment: ES/CS/SS/DS have base 0 in
+ * 64-bit mode, so only FS/GS overrides fall back to the generic path. */
+static inline uint64_t ea_base(const struct cpu *cpu, const struct operand *op)
+{
+    return cpu->gpr[op->base] + (uint64_t)op->disp;
+}
+
+/* ---- MOV ---- */
+
+static void mov_rr(struct cpu *cpu, const struct insn *in)
+{
+    wr(cpu, in->op[0].reg, in->op[0].size, GPR(cpu, &in->op[1]));
+}
+
+static void mov_ri(struct cpu *cpu, const struct insn *in)
+{
+    wr(cpu, in->op[0].reg, in->op[0].size, (uint64_t)in->op[1].disp);
+}
+
+static void mov_rm(struct cpu *cpu, const struct insn *in)
+{
+    unsigned size = in->op[0].size;
+    wr(cpu, in->op[0].reg, size,
+       mem_read_lin(cpu, ea_base(cpu, &in->op[1]), size, ACC_READ));
+}
+
+static void mov_mr(struct cpu *cpu, const struct insn *in)
+{
+    mem_write_lin(cpu, ea_base(cpu, &in->op[0]), in->op[1].size,
+                  GPR(cpu, &in->op[1]), ACC_WRITE);
+}
+
+/* ---- ALU between registers and immediates (32/64-bit) ---- */
+
+#define ALU_FORMS(name, lazy, expr, store)                                   \
+    static void name##_rr(struct cpu *cpu, const struct insn *in)           \
+    {                                                                        \
+        unsigned size = in->op[0].size;                                      \
+        uint64_t m = size_mask(size);                                        \
+        uint64_t a = GPR(cpu, &in->op[0]) & m, b = GPR(cpu, &in->op[1]) & m; \
+        uint64_t r = (expr) & m;                                             \
+        if (store)                                                           \
+            wr(cpu, in->op[0].reg, size, r);                                 \
+        flags_lazy(cpu, lazy, size, r, a, b);                                \
+    }                                                                        \
+    static void name##_ri(struct cpu *cpu, const struct insn *in)           \
+    {                                                                        \
+        unsigned size = in->op[0].size;                                      \
+        uint64_t m = size_mask(size);                                        \
+        uint64_t a = GPR(cpu, &in->op[0]) & m, b = (uint64_t)in->op[1].disp & m; \
+        uint64_t r = (expr) & m;                                             \
+        if (store)                                                           \
+            wr(cpu, in->op[0].reg, size, r);                                 \
+        flags_lazy(cpu, lazy, size, r, a, b);                                \
+    }
+
+ALU_FORMS(add, LAZY_ADD, a + b, 1)
+ALU_FORMS(sub, LAZY_SUB, a - b, 1)
+ALU_FORMS(cmp, LAZY_SUB, a - b, 0)
+ALU_FORMS(and, LAZY_LOGIC, a & b, 1)
+ALU_FORMS(or, LAZY_LOGIC, a | b, 1)
+ALU_FORMS(xor, LAZY_LOGIC, a ^ b, 1)
+ALU_FORMS(test, LAZY_LOGIC, a & b, 0)
+
+/* ---- Jcc ---- */
+
+/* The condition straight from the last CMP/SUB or logic result; anything
+ * else takes the general x86_cond(). */
+static inline int cond_lazy(const struct cpu *cpu, unsigned cc)
+{
+    const struct lazy_flags *lf = &cpu->lf;
+    unsigned sh = 64 - lf->size * 8;
+    int64_t r = (int64_t)(lf->res << sh);   /* sign in bit 63 */
+    bool t;
+    if (lf->op == LAZY_SUB) {
+        uint64_t a = lf->src1, b = lf->src2;
+        int64_t sa = (int64_t)(a << sh), sb = (int64_t)(b << sh);
+        switch (cc >> 1) {
+        case 1: t = a < b; break;          /* B / AE */
+        case 2: t = r == 0; break;         /* E / NE */
+        case 3: t = a <= b; break;         /* BE / A */
+        case 4: t = r < 0; break;          /* S / NS */
+        case 6: t = sa < sb; break;        /* L / GE */
+        case 7: t = sa <= sb; break;       /* LE / G */
+        default: return -1;                /* O, P */
+        }
+    } else if (lf->op == LAZY_LOGIC) {
+        switch (cc >> 1) {
+        case 1: t = false; break;
+        case 2: t = r == 0; break;
+        case 3: t = r == 0; break;
+        case 4: t = r < 0; break;
+        case 6: t = r < 0; break;
+        case 7: t = r <= 0; break;
+        default: return -1;
+        }
+    } else {
+        return -1;
+    }
+    return t ^ (cc & 1);
+}
+
+static void jcc_fast(struct cpu *cpu, const struct insn *in)
+{
+    int t = cond_lazy(cpu, in->cond);
+    if (t < 0)
+        t = x86_cond(cpu, in->cond);
+    if (t)
+        cpu->next_rip = cpu->next_rip + (uint64_t)in->op[0].disp;
+}
+
+/* ---- selection ---- */
+
+static bool is_jcc(unsigned mnemonic)
+{
+    switch (mnemonic) {
+    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNLE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_gpr(const struct operand *op)
+{
+    return op->kind == OP_REG && op->reg < 16 && (op->size == 4 || op->size == 8);
+}
+
+static bool is_base_disp(const struct cpu *cpu, const struct insn *in,
+                         const struct operand *op)
+{
+    return op->kind == OP_MEM && op->base < 16 && op->index == REG_NONE &&
+           in->asize == 8 && cpu->mode == MODE_LONG64 && op->seg < SEG_FS &&
+           (op->size == 4 || op->size == 8);
+}
+
+insn_fn x86_fast_handler(const struct cpu *cpu, const struct insn *in)
+{
+    static const struct { uint16_t mnemonic; insn_fn rr, ri; } alu[] = {
+        { ZYDIS_MNEMONIC_ADD, add_rr, add_ri },   { ZYDIS_MNEMONIC_SUB, sub_rr, sub_ri },
+        { ZYDIS_MNEMONIC_CMP, cmp_rr, cmp_ri },   { ZYDIS_MNEMONIC_AND, and_rr, and_ri },
+        { ZYDIS_MNEMONIC_OR, or_rr, or_ri },      { ZYDIS_MNEMONIC_XOR, xor_rr, xor_ri },
+        { ZYDIS_MNEMONIC_TEST, test_rr, test_ri },
+    };
+    const struct operand *a = &in->op[0], *b = &in->op[1];
+
+    if (in->flags & (INSN_LOCK | INSN_REP | INSN_REPNE))
+        return NULL;
+    if (is_jcc(in->mnemonic) && in->nops == 1 && a->kind == OP_IMM &&
+        cpu->mode == MODE_LONG64 && in->osize == 8)
+        return jcc_fast;
+    if (in->nops != 2)
+        return NULL;
+    if (in->mnemonic == ZYDIS_MNEMONIC_MOV) {
+        if (is_gpr(a) && is_gpr(b) && a->size == b->size)
+            return mov_rr;
+        if (is_gpr(a) && b->kind == OP_IMM)
+            return mov_ri;
+        if (is_gpr(a) && is_base_disp(cpu, in, b) && a->size == b->size)
+            return mov_rm;
+        if (is_base_disp(cpu, in, a) && is_gpr(b) && a->size == b->size)
+            return mov_mr;
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(alu) / sizeof(alu[0]); i++) {
+        if (alu[i].mnemonic != in->mnemonic || !is_gpr(a))
+            continue;
+        if (is_gpr(b) && a->size == b->size)
+            return alu[i].rr;
+        if (b->kind == OP_IMM)
+            return alu[i].ri;
+    }
+    return NULL;
+}
