@@ -160,8 +160,14 @@ void case_build(struct kase *k, const struct form *f, const uint8_t *tmpl,
     for (unsigned i = 0; i < 16; i++)
         k->r.gpr[i] = rng_next(r);
     k->r.gpr[RSP] = 0x7ff0;
-    if (f->mem)
-        k->r.gpr[RSI] = MEM_OFF + f->mem_adj;
+    if (f->mem) {
+        static const int32_t disp[4] = {
+            0, MEM_D8, MEM_D32, MEM_SIB_DISP + 8 * MEM_SIB_INDEX,
+        };
+        k->r.gpr[RSI] = MEM_OFF + f->mem_adj - (int64_t)disp[f->mem_mode & 3];
+        if (f->mem_mode == MEM_SIB)
+            k->r.gpr[RDI] = MEM_SIB_INDEX;
+    }
     uint64_t fl = rng_next(r) & FLAGS_ARITH;
     if (cf >= 0)
         fl = (fl & ~(uint64_t)FLAG_CF) | (cf ? FLAG_CF : 0);

@@ -70,8 +70,9 @@ struct form {
     uint8_t bytes[MAX_BYTES];
     uint8_t len;
     uint8_t imm_off, imm_size;
-    uint8_t mem_adj;      /* RSI = buffer + MEM_OFF + mem_adj */
+    uint8_t mem_adj;      /* the operand is at buffer + MEM_OFF + mem_adj */
     bool mem;             /* RSI is the memory base */
+    uint8_t mem_mode;     /* MEM_* addressing of the memory operand */
     uint8_t nslots;
     uint8_t fix;
     struct slot slot[MAX_SLOTS];
@@ -98,6 +99,19 @@ void form_byte(struct form *f, uint8_t b);
 
 /* ModRM operands: a GPR number (LOC_HIGH8 + n for AH..BH) or RM_MEM. */
 #define RM_MEM 0xff
+
+/* Addressing of the memory operand (form.mem_mode, set before encoding):
+ * RSI (and RDI) are chosen so that the operand lands at MEM_OFF. */
+enum {
+    MEM_RSI,          /* [rsi] */
+    MEM_RSI_D8,       /* [rsi - 0x40] */
+    MEM_RSI_D32,      /* [rsi + 0x12345] */
+    MEM_SIB,          /* [rsi + rdi*8 + 0x10], rdi = 3 */
+};
+#define MEM_D8   (-0x40)
+#define MEM_D32  0x12345
+#define MEM_SIB_DISP  0x10
+#define MEM_SIB_INDEX 3
 
 /* Encode one legacy-map instruction and append it to f:
  * [F0] [66] [mandatory] [REX] opcode ModRM imm.  size selects 66 / REX.W;
@@ -140,7 +154,13 @@ static inline unsigned rm_loc(const struct form *f, unsigned size)
     return f->mem ? LOC_MEM : pick_rm(size);
 }
 
+/* form_modrm with a memory operand addressed as mode (MEM_*). */
+struct form *form_modrm_addr(struct form_list *fl, const char *name,
+                             unsigned size, const uint8_t *op, unsigned oplen,
+                             unsigned reg, unsigned mode, unsigned imm_size);
+
 void forms_alu(struct form_list *fl);
+void forms_addr(struct form_list *fl);
 void forms_cond(struct form_list *fl);
 void forms_shift(struct form_list *fl);
 void forms_muldiv(struct form_list *fl);

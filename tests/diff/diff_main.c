@@ -252,6 +252,7 @@ int main(int argc, char **argv)
         memcpy(&h.tmpl[i], &v, 8);
     }
     forms_alu(&fl);
+    forms_addr(&fl);
     forms_cond(&fl);
     forms_shift(&fl);
     forms_muldiv(&fl);

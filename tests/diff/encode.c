@@ -57,6 +57,35 @@ static void emit_imm(struct form *f, unsigned imm_size)
         form_byte(f, 0);
 }
 
+static void emit_disp(struct form *f, int32_t d, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        form_byte(f, (uint8_t)((uint32_t)d >> (8 * i)));
+}
+
+/* ModRM (and SIB, displacement) of the memory operand, per f->mem_mode. */
+static void emit_mem(struct form *f, unsigned reg3)
+{
+    f->mem = true;
+    switch (f->mem_mode) {
+    case MEM_RSI_D8:
+        form_byte(f, (uint8_t)(0x40 | reg3 << 3 | RSI_NUM));
+        emit_disp(f, MEM_D8, 1);
+        break;
+    case MEM_RSI_D32:
+        form_byte(f, (uint8_t)(0x80 | reg3 << 3 | RSI_NUM));
+        emit_disp(f, MEM_D32, 4);
+        break;
+    case MEM_SIB:   /* SIB: scale 8, index RDI (7), base RSI (6) */
+        form_byte(f, (uint8_t)(0x40 | reg3 << 3 | 4));
+        form_byte(f, (uint8_t)(3 << 6 | 7 << 3 | RSI_NUM));
+        emit_disp(f, MEM_SIB_DISP, 1);
+        break;
+    default:
+        form_byte(f, (uint8_t)(reg3 << 3 | RSI_NUM));
+    }
+}
+
 /* An 8-bit register operand 4..7 means SPL..DIL only with a REX prefix;
  * LOC_HIGH8 + n (AH..BH) only without one. */
 static bool needs_rex40(unsigned size, unsigned r)
@@ -93,12 +122,10 @@ void enc_insn(struct form *f, unsigned size, bool lock, uint8_t mandatory,
         form_byte(f, (uint8_t)rex);
     for (unsigned i = 0; i < oplen; i++)
         form_byte(f, op[i]);
-    if (mem) {
-        form_byte(f, (uint8_t)(low3(reg) << 3 | RSI_NUM));   /* [rsi] */
-        f->mem = true;
-    } else {
+    if (mem)
+        emit_mem(f, low3(reg));
+    else
         form_byte(f, (uint8_t)(0xc0 | low3(reg) << 3 | low3(rm)));
-    }
     emit_imm(f, imm_size);
 }
 
@@ -124,8 +151,7 @@ void enc_vex(struct form *f, unsigned map, unsigned pp, bool w, unsigned vvvv,
     form_byte(f, (uint8_t)((w ? 0x80 : 0) | (~vvvv & 15) << 3 | pp));
     form_byte(f, op);
     if (mem) {
-        form_byte(f, (uint8_t)((reg & 7) << 3 | RSI_NUM));
-        f->mem = true;
+        emit_mem(f, reg & 7);
     } else {
         form_byte(f, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
     }
@@ -141,5 +167,18 @@ struct form *form_modrm(struct form_list *fl, const char *name, unsigned size,
                               mem ? "mem" : "reg");
     enc_insn(f, size, lock, mandatory, op, oplen, reg,
              mem ? RM_MEM : pick_rm(size), imm_size);
+    return f;
+}
+
+struct form *form_modrm_addr(struct form_list *fl, const char *name,
+                             unsigned size, const uint8_t *op, unsigned oplen,
+                             unsigned reg, unsigned mode, unsigned imm_size)
+{
+    static const char *const mode_name[4] = {
+        "[rsi]", "[rsi+d8]", "[rsi+d32]", "[rsi+rdi*8+d8]",
+    };
+    struct form *f = form_new(fl, "%s %s", name, mode_name[mode & 3]);
+    f->mem_mode = (uint8_t)mode;
+    enc_insn(f, size, false, 0, op, oplen, reg, RM_MEM, imm_size);
     return f;
 }
