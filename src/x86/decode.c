@@ -145,6 +145,11 @@ static insn_fn route(const struct decode_cache *dc, const struct insn *in,
     if ((in->mnemonic == ZYDIS_MNEMONIC_PUSH || in->mnemonic == ZYDIS_MNEMONIC_POP) &&
         in->op[0].kind == OP_SREG)
         return in->mnemonic == ZYDIS_MNEMONIC_PUSH ? x86_op_push_sreg : x86_op_pop_sreg;
+    /* MOVSD and CMPSD also name SSE2 instructions, which nsvm does not
+     * implement (no SSE in CPUID) */
+    if ((zi->mnemonic == ZYDIS_MNEMONIC_MOVSD || zi->mnemonic == ZYDIS_MNEMONIC_CMPSD) &&
+        zi->meta.category != ZYDIS_CATEGORY_STRINGOP)
+        return x86_op_ud;
     insn_fn fn = dc->handlers[in->mnemonic];
     return fn ? fn : x86_op_ud;
 }
@@ -198,7 +203,13 @@ bool x86_decode(const struct cpu *cpu, const uint8_t *bytes, size_t len,
         in->flags |= INSN_BRANCH;
 
     for (unsigned i = 0; i < zi.operand_count && in->nops < 3; i++) {
-        if (zo[i].visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN)
+        /* string instructions and XLAT keep their implicit memory operands:
+         * they carry the effective segment (overrides) */
+        if (zo[i].visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN &&
+            !(zo[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+              (zi.meta.category == ZYDIS_CATEGORY_STRINGOP ||
+               zi.meta.category == ZYDIS_CATEGORY_IOSTRINGOP ||
+               zi.mnemonic == ZYDIS_MNEMONIC_XLAT)))
             continue;
         if (!convert_operand(&zo[i], in, &in->op[in->nops]))
             break;

@@ -42,13 +42,13 @@ static void mov_rm(struct cpu *cpu, const struct insn *in)
 {
     unsigned size = in->op[0].size;
     wr(cpu, in->op[0].reg, size,
-       mem_read_lin(cpu, ea_base(cpu, &in->op[1]), size, ACC_READ));
+       mem_read_lin(cpu, ea_base(cpu, &in->op[1]), size, mem_acc(in->op[1].seg, ACC_READ)));
 }
 
 static void mov_mr(struct cpu *cpu, const struct insn *in)
 {
     mem_write_lin(cpu, ea_base(cpu, &in->op[0]), in->op[1].size,
-                  GPR(cpu, &in->op[1]), ACC_WRITE);
+                  GPR(cpu, &in->op[1]), mem_acc(in->op[0].seg, ACC_WRITE));
 }
 
 /* ---- ALU between registers and immediates (32/64-bit) ---- */
@@ -126,8 +126,12 @@ static void jcc_fast(struct cpu *cpu, const struct insn *in)
     int t = cond_lazy(cpu, in->cond);
     if (t < 0)
         t = x86_cond(cpu, in->cond);
-    if (t)
-        cpu->next_rip = cpu->next_rip + (uint64_t)in->op[0].disp;
+    if (t) {
+        uint64_t target = cpu->next_rip + (uint64_t)in->op[0].disp;
+        if (unlikely(!x86_canonical(target)))
+            x86_gp(cpu, 0);
+        cpu->next_rip = target;
+    }
 }
 
 /* ---- selection ---- */

@@ -55,16 +55,17 @@ void phys_write(struct cpu *cpu, uint64_t pa, unsigned size, uint64_t val)
         cpu->bus.mmio_write(cpu->bus.opaque, pa, size, val);
 }
 
-static void check_canonical(struct cpu *cpu, uint64_t lin)
+/* A non-canonical address in 64-bit mode: #SS(0) through SS, else #GP(0). */
+static void check_canonical(struct cpu *cpu, uint64_t lin, unsigned acc)
 {
     if ((cpu->efer & EFER_LMA) && !x86_canonical(lin))
-        x86_gp(cpu, 0);
+        x86_raise(cpu, (acc & ACC_STACK) ? EXC_SS : EXC_GP, 0);
 }
 
 uint64_t mem_read_slow(struct cpu *cpu, uint64_t lin, unsigned size,
                        unsigned acc)
 {
-    check_canonical(cpu, lin);
+    check_canonical(cpu, lin, acc);
     if ((lin & 0xfff) + size > 4096) {
         /* crosses a page: assemble byte by byte (reads have no side
          * effects on RAM; each byte faults on its own page) */
@@ -80,11 +81,11 @@ uint64_t mem_read_slow(struct cpu *cpu, uint64_t lin, unsigned size,
 void mem_write_slow(struct cpu *cpu, uint64_t lin, unsigned size, uint64_t val,
                     unsigned acc)
 {
-    check_canonical(cpu, lin);
+    check_canonical(cpu, lin, acc);
     if ((lin & 0xfff) + size > 4096) {
         /* both pages must be writable before any byte is stored */
         uint64_t second = (lin + size - 1) & cpu->lin_mask;
-        check_canonical(cpu, second);
+        check_canonical(cpu, second, acc);
         x86_translate(cpu, lin, acc);
         x86_translate(cpu, second, acc);
         for (unsigned i = 0; i < size; i++)
@@ -100,7 +101,7 @@ void mem_probe_write(struct cpu *cpu, uint64_t lin, unsigned size)
     struct tlb_entry *e = tlb_slot(cpu, lin, ACC_WRITE);
     if (e->tag_write == (lin & ~0xfffull) && (lin & 0xfff) <= 4096 - size)
         return;
-    check_canonical(cpu, lin);
+    check_canonical(cpu, lin, ACC_WRITE);
     x86_translate(cpu, lin, ACC_WRITE);
     if ((lin & 0xfff) + size > 4096)
         x86_translate(cpu, (lin + size - 1) & cpu->lin_mask, ACC_WRITE);

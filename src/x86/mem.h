@@ -16,7 +16,13 @@ enum mem_access {
     ACC_FETCH = 2,
     ACC_KIND  = 3,
     ACC_SUPER = 4,   /* implicit supervisor access (descriptor tables, IDT, TSS) */
+    ACC_STACK = 8,   /* through SS: a non-canonical address is #SS, not #GP */
 };
+
+static inline unsigned mem_acc(unsigned seg, unsigned kind)
+{
+    return kind | (seg == SEG_SS ? ACC_STACK : 0);
+}
 
 uint64_t mem_read_slow(struct cpu *cpu, uint64_t lin, unsigned size, unsigned acc);
 void mem_write_slow(struct cpu *cpu, uint64_t lin, unsigned size, uint64_t val,
@@ -86,13 +92,13 @@ static inline uint64_t seg_linear(const struct cpu *cpu, unsigned seg,
 static inline uint64_t mem_read(struct cpu *cpu, unsigned seg, uint64_t ea,
                                 unsigned size)
 {
-    return mem_read_lin(cpu, seg_linear(cpu, seg, ea), size, ACC_READ);
+    return mem_read_lin(cpu, seg_linear(cpu, seg, ea), size, mem_acc(seg, ACC_READ));
 }
 
 static inline void mem_write(struct cpu *cpu, unsigned seg, uint64_t ea,
                              unsigned size, uint64_t val)
 {
-    mem_write_lin(cpu, seg_linear(cpu, seg, ea), size, val, ACC_WRITE);
+    mem_write_lin(cpu, seg_linear(cpu, seg, ea), size, val, mem_acc(seg, ACC_WRITE));
 }
 
 /* Check that a write would succeed (for read-modify-write instructions that
