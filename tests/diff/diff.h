@@ -73,6 +73,10 @@ struct form {
     uint8_t mem_adj;      /* the operand is at buffer + MEM_OFF + mem_adj */
     bool mem;             /* RSI is the memory base */
     uint8_t mem_mode;     /* MEM_* addressing of the memory operand */
+    uint8_t ninsn;        /* instructions encoded (0: raw bytes) */
+    bool only64;          /* REX or VEX: 64-bit mode only */
+    bool compat32;        /* run the emulator in compatibility mode (the
+                             host runs the same bytes in 64-bit mode) */
     uint8_t nslots;
     uint8_t fix;
     struct slot slot[MAX_SLOTS];
@@ -176,7 +180,8 @@ void native_free(struct native *nv);
 int native_exec(struct native *nv, const uint8_t *code, size_t len,
                 struct regs *io);
 
-/* Emulated execution on a struct cpu: buf is copied to guest RAM and back.
+/* Emulated execution on a struct cpu, in 64-bit mode or (compat32) in a
+ * 32-bit code segment of long mode: buf is copied to guest RAM and back.
  * With mem_rsi, io's RSI is an offset into buf on entry and exit (the
  * guest sees BUF_GPA + offset).  Returns -1, the vector of an exception,
  * or EMU_DECODE_FAIL. */
@@ -184,7 +189,7 @@ struct emu;
 struct emu *emu_new(void);
 void emu_free(struct emu *e);
 int emu_exec(struct emu *e, const uint8_t *code, size_t len, bool mem_rsi,
-             struct regs *io, uint8_t *buf);
+             bool compat32, struct regs *io, uint8_t *buf);
 #define EMU_DECODE_FAIL (-2)
 #define EMU_BAD_RIP (-3)      /* RIP did not advance past the bytes */
 

@@ -142,7 +142,8 @@ static bool run_case(struct harness *h, const struct form *f,
         nat.gpr[RSI] -= (uintptr_t)h->host_buf;
 
     memcpy(ebuf, k->buf, BUF_SIZE);
-    int vec = emu_exec(h->emu, k->code, f->len, f->mem, &em, ebuf);
+    int vec = emu_exec(h->emu, k->code, f->len, f->mem, f->compat32, &em,
+                       ebuf);
 
     /* an encoding x86_decode rejects is #UD for the run loop */
     if (vec == EMU_DECODE_FAIL && sig == SIGILL)
@@ -207,6 +208,23 @@ static unsigned run_form(struct harness *h, const struct form *f,
     return fails;
 }
 
+/* Every single instruction without REX or VEX means the same in a 32-bit
+ * code segment: run those once more with the emulator in compatibility
+ * mode (32-bit default operand and address size) against the same host
+ * results. */
+static void add_compat32(struct form_list *fl)
+{
+    unsigned n = fl->n;
+    for (unsigned i = 0; i < n; i++) {
+        if (fl->v[i].only64 || fl->v[i].ninsn != 1)
+            continue;
+        struct form *f = form_new(fl, "%s", "");
+        *f = fl->v[i];
+        snprintf(f->name, sizeof(f->name), "%.60s compat32", fl->v[i].name);
+        f->compat32 = true;
+    }
+}
+
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){ NULL, false, false, 0x6e73766d64696666ull,
@@ -257,6 +275,7 @@ int main(int argc, char **argv)
     forms_shift(&fl);
     forms_muldiv(&fl);
     forms_bit(&fl);
+    add_compat32(&fl);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     unsigned passed = 0, failed = 0;

@@ -1,6 +1,6 @@
-/* Running instruction bytes on an emulated nsvm CPU: 64-bit mode, paging
- * off (linear = physical), CPL 0, with the test buffer at BUF_GPA of a
- * small guest RAM.  Each instruction goes through x86_decode and
+/* Running instruction bytes on an emulated nsvm CPU: long mode (64-bit
+ * or a 32-bit compatibility-mode code segment), paging off (linear =
+ * physical), CPL 0, with the test buffer at BUF_GPA of a small guest RAM.  Each instruction goes through x86_decode and
  * x86_exec_insn, as the run loop would execute it. */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +40,19 @@ static bool no_mmio_write(void *o, uint64_t pa, unsigned size, uint64_t v)
     return false;
 }
 
+/* 64-bit mode (CS.L = 1) or compatibility mode with a 32-bit code
+ * segment (CS.L = 0, CS.D = 1); flat segments either way. */
+static void set_mode(struct cpu *cpu, bool compat32)
+{
+    unsigned want = compat32 ? MODE_COMPAT32 : MODE_LONG64;
+    if (cpu->mode == want)
+        return;
+    cpu->seg[SEG_CS].attrib = compat32 ? 0x49b : 0x29b;
+    cpu->seg[SEG_CS].limit = 0xffffffff;
+    x86_update_mode(cpu);
+    x86_tlb_flush(cpu);
+}
+
 struct emu *emu_new(void)
 {
     static const struct x86_bus bus = {
@@ -57,12 +70,10 @@ struct emu *emu_new(void)
     struct cpu *cpu = &e->cpu;
     cpu->cr0 = CR0_PE | CR0_ET;
     cpu->efer = EFER_LME | EFER_LMA;
-    cpu->seg[SEG_CS].attrib = 0x29b;   /* present code segment, L = 1 */
     cpu->seg[SEG_CS].sel = 8;
     for (int s = 0; s < 6; s++)
         cpu->seg[s].base = 0;
-    x86_update_mode(cpu);
-    x86_tlb_flush(cpu);
+    set_mode(cpu, false);
     return e;
 }
 
@@ -76,9 +87,10 @@ void emu_free(struct emu *e)
 }
 
 int emu_exec(struct emu *e, const uint8_t *code, size_t len, bool mem_rsi,
-             struct regs *io, uint8_t *buf)
+             bool compat32, struct regs *io, uint8_t *buf)
 {
     struct cpu *cpu = &e->cpu;
+    set_mode(cpu, compat32);
     memcpy(cpu->gpr, io->gpr, sizeof(cpu->gpr));
     if (mem_rsi)
         cpu->gpr[6] += BUF_GPA;

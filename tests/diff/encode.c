@@ -118,8 +118,11 @@ void enc_insn(struct form *f, unsigned size, bool lock, uint8_t mandatory,
         rex |= 0x41;
     if (needs_rex40(size, reg) || (!mem && needs_rex40(size, rm)))
         rex |= 0x40;
-    if (rex)
+    if (rex) {
         form_byte(f, (uint8_t)rex);
+        f->only64 = true;
+    }
+    f->ninsn++;
     for (unsigned i = 0; i < oplen; i++)
         form_byte(f, op[i]);
     if (mem)
@@ -134,8 +137,11 @@ void enc_plain(struct form *f, unsigned size, const uint8_t *op,
 {
     if (size == 2)
         form_byte(f, 0x66);
-    if (size == 8 || rex_b)
+    if (size == 8 || rex_b) {
         form_byte(f, (uint8_t)(0x40 | (size == 8 ? 8 : 0) | (rex_b ? 1 : 0)));
+        f->only64 = true;
+    }
+    f->ninsn++;
     for (unsigned i = 0; i < oplen; i++)
         form_byte(f, op[i]);
     emit_imm(f, imm_size);
@@ -147,6 +153,8 @@ void enc_vex(struct form *f, unsigned map, unsigned pp, bool w, unsigned vvvv,
     bool mem = rm == RM_MEM;
     unsigned r = (reg & 8) ? 0 : 0x80, b = (!mem && (rm & 8)) ? 0 : 0x20;
     form_byte(f, 0xc4);
+    f->only64 = true;
+    f->ninsn++;
     form_byte(f, (uint8_t)(r | 0x40 | b | map));
     form_byte(f, (uint8_t)((w ? 0x80 : 0) | (~vvvv & 15) << 3 | pp));
     form_byte(f, op);
