@@ -292,10 +292,11 @@ static void op_cmpxchg8b(struct cpu *cpu, const struct insn *in)
     const struct operand *m = &in->op[0];
     unsigned half = in->osize == 8 ? 8 : 4;
     uint64_t ea = op_ea(cpu, in, m);
+    uint64_t ea_hi = (ea + half) & size_mask(in->asize);
     if (half == 8 && (ea & 15))
         x86_gp(cpu, 0);
     uint64_t lo = mem_read(cpu, m->seg, ea, half);
-    uint64_t hi = mem_read(cpu, m->seg, ea + half, half);
+    uint64_t hi = mem_read(cpu, m->seg, ea_hi, half);
     bool eq = lo == reg_read(cpu, RAX, half) && hi == reg_read(cpu, RDX, half);
     if (eq) {
         lo = reg_read(cpu, RBX, half);
@@ -303,7 +304,7 @@ static void op_cmpxchg8b(struct cpu *cpu, const struct insn *in)
     }
     mem_probe_write(cpu, seg_linear(cpu, m->seg, ea), half * 2);
     mem_write(cpu, m->seg, ea, half, lo);
-    mem_write(cpu, m->seg, ea + half, half, hi);
+    mem_write(cpu, m->seg, ea_hi, half, hi);
     if (!eq) {
         reg_write(cpu, RAX, half, lo);
         reg_write(cpu, RDX, half, hi);
