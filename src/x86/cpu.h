@@ -85,6 +85,8 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_NONE = 7 };
 #define EFER_FFXSR (1ull << 14)
 #define EFER_VALID (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME)
 
+#define DR6_BS (1ull << 14)   /* single step */
+
 /* Exception vectors. */
 enum {
     EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,

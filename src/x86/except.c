@@ -75,6 +75,14 @@ _Noreturn void x86_page_fault(struct cpu *cpu, uint64_t lin, uint32_t err)
 
 /* ---- delivery ---- */
 
+/* EXT, bit 0 of a selector error code raised while delivering an event:
+ * set when the event came from outside the processor (APM 8.4.2) —
+ * external interrupts and NMI, not exceptions or software interrupts. */
+static unsigned event_ext(int type)
+{
+    return type == EVT_EXTINT || type == EVT_NMI;
+}
+
 struct gate {
     uint64_t offset;
     uint16_t sel;
@@ -136,7 +144,7 @@ static uint64_t tss_read(struct cpu *cpu, unsigned off, unsigned size)
 static bool deliver_long(struct cpu *cpu, int vector, int type, uint32_t err,
                          bool has_err, uint64_t ret_rip)
 {
-    unsigned ext = (type == EVT_SOFTINT || type == EVT_SOFTEXC) ? 0 : 1;
+    unsigned ext = event_ext(type);
     struct gate g;
     read_gate(cpu, vector, ext, &g);
     if ((type == EVT_SOFTINT || type == EVT_SOFTEXC) && vector != EXC_DB &&
@@ -185,7 +193,7 @@ static bool deliver_long(struct cpu *cpu, int vector, int type, uint32_t err,
 static bool deliver_prot(struct cpu *cpu, int vector, int type, uint32_t err,
                          bool has_err, uint64_t ret_rip)
 {
-    unsigned ext = (type == EVT_SOFTINT || type == EVT_SOFTEXC) ? 0 : 1;
+    unsigned ext = event_ext(type);
     struct gate g;
     read_gate(cpu, vector, ext, &g);
     if ((type == EVT_SOFTINT || type == EVT_SOFTEXC) && vector != EXC_DB &&

@@ -167,9 +167,25 @@ static struct block *next_block(struct cpu *cpu, uint64_t *lin_out)
     return b;
 }
 
+/* RFLAGS.TF: one instruction, then a #DB trap with DR6.BS (APM 13.1.3.3).
+ * An instruction that faults reports its fault instead. */
+static void single_step(struct cpu *cpu)
+{
+    cpu->last_block = NULL;
+    exec_uncached(cpu, seg_linear(cpu, SEG_CS, cpu->rip));
+    cpu->dr6 |= DR6_BS;
+    cpu->pending_exc = EXC_DB;
+    cpu->pending_err = 0;
+    cpu->pending_has_err = false;
+}
+
 static void step(struct cpu *cpu)
 {
     uint64_t lin = 0;
+    if (unlikely(cpu->rflags & FLAG_TF)) {
+        single_step(cpu);
+        return;
+    }
     struct block *b = next_block(cpu, &lin);
     cpu->last_block = NULL;
     if (b) {
