@@ -4,6 +4,7 @@
 #   build/guest/tests/NAME.elf      one per guest/tests/NAME.c (+ NAME.S)
 #   build/guest/demo.elf            guest/demo/demo.c
 #   build/guest/bench/compute.elf   guest/bench/compute.c
+#   build/guest/bench/worldswitch.elf  guest/bench/worldswitch.c
 #
 # Payloads are linked as ELF64 at 4 MiB (NAME.elf64, kept for debugging)
 # and wrapped as ELF32 (NAME.elf) so that multiboot loaders accept them.
@@ -31,7 +32,7 @@ GUEST_LIB := $(GUEST_BUILD)/libguest.a
 GUEST_TEST_NAMES := $(sort $(basename $(notdir $(wildcard guest/tests/*.c))))
 GUEST_TESTS := $(patsubst %,$(GUEST_BUILD)/tests/%.elf,$(GUEST_TEST_NAMES))
 GUEST_PAYLOADS := $(GUEST_TESTS) $(GUEST_BUILD)/demo.elf \
-	$(GUEST_BUILD)/bench/compute.elf
+	$(GUEST_BUILD)/bench/compute.elf $(GUEST_BUILD)/bench/worldswitch.elf
 export GUEST_PAYLOADS GUEST_TESTS
 
 .PHONY: guest guest-clean
