@@ -8,6 +8,7 @@
 
 static const char main_help[] =
 "Usage: nsvm run [options] [PAYLOAD]\n"
+"       nsvm check [options] PAYLOAD\n"
 "       nsvm --help | --version\n"
 "\n"
 "nsvm is a software AMD64 machine with AMD-V (SVM): it boots multiboot\n"
@@ -16,7 +17,11 @@ static const char main_help[] =
 "\n"
 "Commands:\n"
 "  run        boot PAYLOAD (default: the built-in demo) and run it until it\n"
-"             writes its exit status to the debug-exit port 0xf4\n"
+"             writes its exit status to the debug-exit port 0xf4; by\n"
+"             default PAYLOAD runs as L1 under nsvm's L0 hypervisor\n"
+"             (nested SVM), with --bare directly on the emulated CPU\n"
+"  check      run PAYLOAD both ways (bare and nested) and compare its\n"
+"             output and exit status: 0 when they agree, 1 when not\n"
 "\n"
 "Run 'nsvm run --help' for the options of 'run'.\n";
 
@@ -37,13 +42,18 @@ static const char run_help[] =
 "  --timeout SECONDS   stop after SECONDS of wall-clock time (status 129)\n"
 "  --trace LIST        comma-separated: insn (each instruction executed,\n"
 "                      disassembled), exc (exceptions and interrupts\n"
-"                      delivered), exit (reserved for #VMEXITs)\n"
+"                      delivered), exit (VMRUN and #VMEXIT; in nested\n"
+"                      mode also L0's exits, nested VMRUNs, reflected\n"
+"                      #VMEXITs, injected exceptions and hypercalls)\n"
 "  --trace-file FILE   write the trace to FILE instead of stderr\n"
 "  --serial-file FILE  write the serial output to FILE instead of stdout\n"
 "  --bare              run the guest directly on the emulated CPU, like\n"
-"                      bare-metal AMD hardware (currently the only mode)\n"
+"                      bare-metal AMD hardware (default: as L1 under\n"
+"                      nsvm's L0 hypervisor, which offers it nested SVM)\n"
 "  --stats             print instructions retired, speed and exceptions\n"
-"                      by vector on stderr at the end\n"
+"                      by vector on stderr at the end; in nested mode\n"
+"                      also L0's exits by reason and level, hypercalls\n"
+"                      and instructions retired per level\n"
 "  -h, --help          show this help\n"
 "\n"
 "Exit status:\n"
@@ -244,7 +254,21 @@ static void parse_run(int argc, char **argv, struct cli *cli, FILE *out,
         if (!run_arg(cli, argc, argv, &i, &options_done, out, err))
             return;
     cli->command = CLI_RUN;
-    cli->opt.bare = true;   /* the only mode until the L0 hypervisor exists */
+}
+
+/* check: the options of run; the payload is required, the mode is both. */
+static void parse_check(int argc, char **argv, struct cli *cli, FILE *out,
+                        FILE *err)
+{
+    parse_run(argc, argv, cli, out, err);
+    if (cli->command != CLI_RUN)
+        return;
+    if (!cli->opt.payload)
+        usage_error(cli, err, "check needs a PAYLOAD");
+    else if (cli->opt.bare)
+        usage_error(cli, err, "check runs PAYLOAD both ways: --bare is not an option of check");
+    else
+        cli->command = CLI_CHECK;
 }
 
 void cli_parse(int argc, char **argv, struct cli *cli, FILE *out, FILE *err)
@@ -258,6 +282,8 @@ void cli_parse(int argc, char **argv, struct cli *cli, FILE *out, FILE *err)
         usage_error(cli, err, "missing command (did you mean 'nsvm run'?)");
     } else if (!strcmp(cmd, "run")) {
         parse_run(argc, argv, cli, out, err);
+    } else if (!strcmp(cmd, "check")) {
+        parse_check(argc, argv, cli, out, err);
     } else if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
                !strcmp(cmd, "help")) {
         fputs(main_help, out);

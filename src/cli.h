@@ -1,6 +1,7 @@
 /* The `nsvm` command line: parsing and help text.
  *
  *   nsvm run [options] [PAYLOAD]     run a multiboot kernel (default: demo)
+ *   nsvm check [options] PAYLOAD     run it bare and nested, compare
  *   nsvm --help | --version
  *
  * Parsing is strict: an unknown option, a missing argument or a malformed
@@ -16,12 +17,12 @@
 
 #define NSVM_VERSION "0.1.0"
 
-enum cli_command { CLI_RUN, CLI_DONE };
+enum cli_command { CLI_RUN, CLI_CHECK, CLI_DONE };
 
 struct cli {
     enum cli_command command;
     int status;                    /* CLI_DONE: the exit status */
-    struct machine_options opt;    /* CLI_RUN */
+    struct machine_options opt;    /* CLI_RUN, CLI_CHECK */
 };
 
 /* Parse argv.  Help and version text go to out, errors to err. */

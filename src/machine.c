@@ -201,13 +201,15 @@ int machine_run(struct machine *m)
         budget_end = cpu->icount + m->opt.max_insns;
     double start = now_seconds();
     double deadline = m->opt.timeout_sec ? start + (double)m->opt.timeout_sec : 0;
+    if (!m->opt.bare)
+        hv_init(&m->hv, cpu);   /* L1 starts in the state the loader left */
     for (;;) {
         uint64_t limit = budget_end;
         if (deadline && limit - cpu->icount > TIMEOUT_SLICE)
             limit = cpu->icount + TIMEOUT_SLICE;
         cpu->icount_limit = limit;
         cpu->stop = STOP_NONE;
-        why = x86_run(cpu);
+        why = m->opt.bare ? x86_run(cpu) : hv_run(&m->hv);
         if (why != STOP_BUDGET || cpu->icount >= budget_end || !deadline)
             break;
         if (now_seconds() >= deadline) {
@@ -246,6 +248,8 @@ void machine_print_stats(const struct machine *m, FILE *out)
         any = true;
     }
     fprintf(out, "%s\n", any ? "" : " none");
+    if (!m->opt.bare)
+        hv_print_stats(&m->hv, out);
 }
 
 uint32_t machine_pio_read(void *opaque, uint16_t port, unsigned size)

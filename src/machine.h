@@ -14,6 +14,7 @@
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
 #include "dev/serial.h"
+#include "hv/hv.h"
 #include "x86/cpu.h"
 
 /* nsvm's exit statuses.  0-124 (and any value the guest writes) come from
@@ -41,7 +42,8 @@ struct machine_options {
     unsigned trace;           /* TRACE_* */
     const char *trace_file;   /* NULL: stderr */
     const char *serial_file;  /* NULL: stdout */
-    bool bare;                /* run the guest directly on the CPU */
+    bool bare;                /* run the guest directly on the CPU (else as
+                                 L1 under the L0 hypervisor, src/hv) */
     bool stats;               /* print statistics at the end */
 };
 
@@ -57,6 +59,7 @@ struct machine {
     FILE *serial_out, *trace_out;
     bool own_serial_out, own_trace_out;
     double wall_seconds;      /* duration of machine_run */
+    struct hv hv;             /* L0, in nested mode (opt.bare false) */
 };
 
 /* Set up RAM, devices and the CPU.  Returns 0, or an nsvm_exit status

@@ -1,6 +1,7 @@
 /* nsvm: parse the command line, build the machine, boot, run, report. */
 #include <stdlib.h>
 
+#include "check.h"
 #include "cli.h"
 #include "machine.h"
 
@@ -13,6 +14,9 @@ int main(int argc, char **argv)
     struct cli cli;
 
     cli_parse(argc, argv, &cli, stdout, stderr);
+    if (cli.command == CLI_CHECK)
+        return check_run(&cli.opt, nsvm_demo_elf,
+                         (size_t)(nsvm_demo_elf_end - nsvm_demo_elf), stdout);
     if (cli.command != CLI_RUN)
         return cli.status;
 
