@@ -112,7 +112,6 @@ static void run_defaults(void **state)
     assert_int_equal(p.cli.opt.max_insns, 0);
     assert_int_equal(p.cli.opt.timeout_sec, 0);
     assert_int_equal(p.cli.opt.trace, 0);
-    assert_true(p.cli.opt.bare);
     assert_false(p.cli.opt.stats);
     done(&p);
 }
@@ -133,6 +132,7 @@ static void run_all_options(void **state)
     assert_int_equal(p.cli.opt.trace, TRACE_INSN | TRACE_EXC);
     assert_string_equal(p.cli.opt.trace_file, "t.log");
     assert_string_equal(p.cli.opt.serial_file, "s.log");
+    assert_true(p.cli.opt.bare);
     assert_true(p.cli.opt.stats);
     assert_int_equal(p.err_len, 0);
     done(&p);

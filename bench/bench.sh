@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# make bench: guest instructions per second under nsvm, and the same
+# payload's wall time under QEMU TCG (when installed), side by side.
+#
+# Each row is one call of `row NAME PAYLOAD [APPEND]` at the bottom; add
+# rows there.  nsvm's instruction count comes from --stats; times are wall
+# clock (date +%s.%N) around the whole process, boot included.
+#
+# Environment: NSVM (default build/nsvm), QEMU (default
+# qemu-system-x86_64), BENCH_APPEND (extra kernel command line for every
+# row, e.g. iters=500 for a quick run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+nsvm=${NSVM:-build/nsvm}
+qemu=${QEMU:-qemu-system-x86_64}
+logdir=build/bench
+mkdir -p "$logdir"
+
+if [ ! -x "$nsvm" ]; then
+	echo "bench: $nsvm not found (run make first)" >&2
+	exit 2
+fi
+have_qemu=0
+if command -v "$qemu" > /dev/null 2>&1; then
+	have_qemu=1
+fi
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+printf '%-12s %14s %10s %12s %10s %14s\n' payload "guest insns" "nsvm s" \
+	"nsvm Minsn/s" "qemu s" "qemu/nsvm time"
+
+# row NAME PAYLOAD [APPEND]
+row() {
+	local name=$1 payload=$2 append="${3:-} ${BENCH_APPEND:-}"
+	local out="$logdir/$name" t0 t1 st insns nsvm_s mips qemu_s=- ratio=- note=""
+	append=$(echo "$append" | xargs)   # trim
+
+	t0=$(now)
+	st=0
+	"$nsvm" run --stats --append "$append" "$payload" \
+		> "$out.nsvm.out" 2> "$out.nsvm.err" < /dev/null || st=$?
+	t1=$(now)
+	nsvm_s=$(elapsed "$t0" "$t1")
+	insns=$(sed -n 's/^nsvm: stats: instructions retired: //p' "$out.nsvm.err")
+	insns=${insns:-0}
+	mips=$(awk -v n="$insns" -v s="$nsvm_s" 'BEGIN { printf "%.1f", n / s / 1e6 }')
+	[ "$st" = 0 ] || note="$note; nsvm exit status $st"
+
+	if [ "$have_qemu" = 1 ]; then
+		t0=$(now)
+		st=0
+		timeout 900 "$qemu" -accel tcg -cpu max -m 256 -nographic -nodefaults \
+			-serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 \
+			-no-reboot -kernel "$payload" -append "$append" \
+			> "$out.qemu.out" 2> "$out.qemu.err" < /dev/null || st=$?
+		t1=$(now)
+		qemu_s=$(elapsed "$t0" "$t1")
+		ratio=$(awk -v q="$qemu_s" -v n="$nsvm_s" 'BEGIN { printf "%.2fx", q / n }')
+		# QEMU exits (status << 1) | 1: 1 when the guest wrote 0.
+		[ "$st" = 1 ] || note="$note; qemu exit status $st"
+		# QEMU's firmware prints first: compare the tail of its output.
+		tail -c "$(wc -c < "$out.nsvm.out")" "$out.qemu.out" |
+			cmp -s - "$out.nsvm.out" ||
+			note="$note; serial output differs from QEMU's"
+	fi
+	printf '%-12s %14s %10s %12s %10s %14s%s\n' "$name" "$insns" "$nsvm_s" \
+		"$mips" "$qemu_s" "$ratio" "${note:+  (${note#; })}"
+}
+
+row compute build/guest/bench/compute.elf
+
+if [ "$have_qemu" = 0 ]; then
+	echo "($qemu not installed: QEMU columns skipped; 'make deps' installs it)"
+fi
+echo "(qemu/nsvm time > 1 means nsvm is faster; logs in $logdir/)"
