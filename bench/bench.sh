@@ -72,6 +72,42 @@ row() {
 
 row compute build/guest/bench/compute.elf
 
+# switch_row NAME PAYLOAD TRIPS [NSVM OPTION...]: world switches, as
+# round trips per second (L2 VMMCALL -> #VMEXIT -> L1 -> VMRUN), boot
+# included in the wall time.
+switch_row() {
+	local name=$1 payload=$2 trips=$3 out="$logdir/$1" t0 t1 st=0 nsvm_s
+	local qemu_s=- qrate=- note=""
+	shift 3
+	t0=$(now)
+	"$nsvm" run "$@" --append "iters=$trips" "$payload" \
+		> "$out.nsvm.out" 2> "$out.nsvm.err" < /dev/null || st=$?
+	t1=$(now)
+	nsvm_s=$(elapsed "$t0" "$t1")
+	[ "$st" = 0 ] || note="$note; nsvm exit status $st"
+	if [ "$have_qemu" = 1 ] && [ "$name" = worldswitch ]; then
+		t0=$(now)
+		st=0
+		timeout 900 "$qemu" -accel tcg -cpu max,+svm -m 256 -nographic \
+			-nodefaults -serial stdio \
+			-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot \
+			-kernel "$payload" -append "iters=$trips" \
+			> "$out.qemu.out" 2> "$out.qemu.err" < /dev/null || st=$?
+		t1=$(now)
+		qemu_s=$(elapsed "$t0" "$t1")
+		qrate=$(awk -v n="$trips" -v s="$qemu_s" 'BEGIN { printf "%.2f", n / s / 1e6 }')
+		[ "$st" = 1 ] || note="$note; qemu exit status $st"
+	fi
+	printf '%-18s %10s %10s %14s %10s %14s%s\n' "$name" "$trips" "$nsvm_s" \
+		"$(awk -v n="$trips" -v s="$nsvm_s" 'BEGIN { printf "%.2f", n / s / 1e6 }')" \
+		"$qemu_s" "$qrate" "${note:+  (${note#; })}"
+}
+
+printf '\n%-18s %10s %10s %14s %10s %14s\n' payload "trips" "nsvm s" \
+	"nsvm Mtrips/s" "qemu s" "qemu Mtrips/s"
+switch_row worldswitch build/guest/bench/worldswitch.elf 2000000 --bare
+switch_row worldswitch-nested build/guest/bench/worldswitch.elf 1000000
+
 if [ "$have_qemu" = 0 ]; then
 	echo "($qemu not installed: QEMU columns skipped; 'make deps' installs it)"
 fi
