@@ -40,7 +40,7 @@ run() {
 # "[  FAILED  ] n test(s)" lines; a crash or missing summary is a failure.
 run_cmocka() {
 	local name=$1 bin=$2 log st p f note=""
-	log="$logdir/$name.log"
+	log="$logdir/${name//\//-}.log"
 	run "$name" "$log" "$bin"; st=$?
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
@@ -56,7 +56,7 @@ run_cmocka() {
 # A program or script that ends with "N passed, M failed".
 run_counted() {
 	local name=$1 log st line p=0 f=0 note=""
-	log="$logdir/$name.log"
+	log="$logdir/${name//\//-}.log"
 	shift
 	run "$name" "$log" "$@"; st=$?
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
