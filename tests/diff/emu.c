@@ -98,16 +98,19 @@ int emu_exec(struct emu *e, const uint8_t *code, size_t len, bool mem_rsi,
     memcpy(e->ram + BUF_GPA, buf, BUF_SIZE);
     cpu->rip = CODE_RIP;
 
+    /* follow RIP: the bytes may hold forward branches */
     int vec = -1;
-    for (size_t off = 0; off < len && vec < 0;) {
+    for (unsigned n = 0; vec < 0 && cpu->rip != CODE_RIP + len; n++) {
+        uint64_t off = cpu->rip - CODE_RIP;
         struct insn in;
+        if (off >= len || n == MAX_BYTES) {
+            vec = EMU_BAD_RIP;
+            break;
+        }
         if (!x86_decode(cpu, code + off, len - off, &in))
             return EMU_DECODE_FAIL;
         vec = x86_exec_insn(cpu, &in);
-        off += in.len;
     }
-    if (vec < 0 && cpu->rip != CODE_RIP + len)
-        vec = EMU_BAD_RIP;
 
     memcpy(io->gpr, cpu->gpr, sizeof(cpu->gpr));
     if (mem_rsi)

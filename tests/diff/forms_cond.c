@@ -1,7 +1,8 @@
-/* Forms: SETcc and CMOVcc, alone (flags from RFLAGS) and right after the
- * flag-setting instructions whose flags nsvm keeps lazy (CMP/SUB, TEST/AND,
- * ADD, INC, DEC, NEG), so that every condition is evaluated from every kind
- * of lazy state; and short chains that carry CF across INC/DEC.
+/* Forms: SETcc, CMOVcc and Jcc, alone (flags from RFLAGS) and right after
+ * the flag-setting instructions whose flags nsvm keeps lazy (CMP/SUB,
+ * TEST/AND, ADD, INC, DEC, NEG), so that every condition is evaluated from
+ * every kind of lazy state, by the generic handlers and by the decoder's
+ * specialised ones; and short chains that carry CF across INC/DEC.
  * All flags compared are defined. */
 #include <stdio.h>
 
@@ -54,6 +55,27 @@ static void setcc_forms(struct form_list *fl, unsigned cc)
                          cc_name[cc]);
             emit_setter(f, &setters[i], sz);
             enc_insn(f, 1, false, 0, op, 2, 0, RAX, 0);
+            f->fix = FIX_EQUAL;
+        }
+    }
+}
+
+/* setter; Jcc rel8 over "inc eax" (FF C0): RAX tells whether it jumped. */
+static void jcc_forms(struct form_list *fl, unsigned cc)
+{
+    struct form *f = form_new(fl, "j%s rel8", cc_name[cc]);
+    uint8_t jcc[4] = { (uint8_t)(0x70 | cc), 2, 0xff, 0xc0 };
+    for (unsigned i = 0; i < 4; i++)
+        form_byte(f, jcc[i]);
+    for (unsigned i = 0; i < sizeof(setters) / sizeof(setters[0]); i++) {
+        for (unsigned sz = 1; sz <= 8; sz *= 2) {
+            if (i > 2 && sz != (i & 1 ? 8 : 2))
+                continue;
+            f = form_new(fl, "%s r/m%u; j%s rel8", setters[i].name, sz * 8,
+                         cc_name[cc]);
+            emit_setter(f, &setters[i], sz);
+            for (unsigned k = 0; k < 4; k++)
+                form_byte(f, jcc[k]);
             f->fix = FIX_EQUAL;
         }
     }
@@ -121,6 +143,7 @@ void forms_cond(struct form_list *fl)
     for (unsigned cc = 0; cc < 16; cc++) {
         setcc_forms(fl, cc);
         cmovcc_forms(fl, cc);
+        jcc_forms(fl, cc);
     }
     chain_forms(fl);
 }
