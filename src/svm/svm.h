@@ -44,7 +44,9 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,
     } while (0)
 
 /* CPUID 0x8000000A EDX: the SVM features nsvm implements — nested paging
- * and NRIP save.  The machine copies this into cpu->svm_features. */
+ * and NRIP save (x86_cpu_init puts it in cpu->svm_features).  Not offered:
+ * decode assists (CR/DR, INVLPG, INTn exits carry EXITINFO1 = 0), VMCB
+ * clean bits, flush by ASID, pause filter, AVIC, vGIF, vNMI. */
 #define SVM_FEATURES_IMPLEMENTED (SVM_FEATURE_NP | SVM_FEATURE_NRIPS)
 
 /* VMRUN for a host that is C code outside the machine (src/hv, the role
