@@ -133,6 +133,22 @@ static struct x86_seg gate_code_seg(struct cpu *cpu, const struct gate *g,
     return cs;
 }
 
+/* The gate for a vector and the code segment it enters, with the checks of
+ * APM 8.7.3 in their order: gate type and limit, the DPL check of software
+ * interrupts (not ICEBP), presence, the target code segment. */
+static struct x86_seg gate_target(struct cpu *cpu, int vector, int type,
+                                  struct gate *g)
+{
+    unsigned ext = event_ext(type);
+    read_gate(cpu, vector, ext, g);
+    if ((type == EVT_SOFTINT || type == EVT_SOFTEXC) && vector != EXC_DB &&
+        g->dpl < cpu->cpl)
+        x86_raise(cpu, EXC_GP, (uint32_t)vector * 8 + 2);
+    if (!g->present)
+        x86_raise(cpu, EXC_NP, (uint32_t)vector * 8 + 2 + ext);
+    return gate_code_seg(cpu, g, ext);
+}
+
 static uint64_t tss_read(struct cpu *cpu, unsigned off, unsigned size)
 {
     if (off + size - 1 > cpu->tr.limit)
@@ -146,13 +162,7 @@ static bool deliver_long(struct cpu *cpu, int vector, int type, uint32_t err,
 {
     unsigned ext = event_ext(type);
     struct gate g;
-    read_gate(cpu, vector, ext, &g);
-    if ((type == EVT_SOFTINT || type == EVT_SOFTEXC) && vector != EXC_DB &&
-        g.dpl < cpu->cpl)
-        x86_raise(cpu, EXC_GP, (uint32_t)vector * 8 + 2);
-    if (!g.present)
-        x86_raise(cpu, EXC_NP, (uint32_t)vector * 8 + 2 + ext);
-    struct x86_seg cs = gate_code_seg(cpu, &g, ext);
+    struct x86_seg cs = gate_target(cpu, vector, type, &g);
     unsigned new_cpl = (cs.attrib & 4) ? cpu->cpl : SEG_ATTR_DPL(cs.attrib);
 
     uint64_t rsp = cpu->gpr[RSP];
@@ -193,15 +203,8 @@ static bool deliver_long(struct cpu *cpu, int vector, int type, uint32_t err,
 static bool deliver_prot(struct cpu *cpu, int vector, int type, uint32_t err,
                          bool has_err, uint64_t ret_rip)
 {
-    unsigned ext = event_ext(type);
     struct gate g;
-    read_gate(cpu, vector, ext, &g);
-    if ((type == EVT_SOFTINT || type == EVT_SOFTEXC) && vector != EXC_DB &&
-        g.dpl < cpu->cpl)
-        x86_raise(cpu, EXC_GP, (uint32_t)vector * 8 + 2);
-    if (!g.present)
-        x86_raise(cpu, EXC_NP, (uint32_t)vector * 8 + 2 + ext);
-    struct x86_seg cs = gate_code_seg(cpu, &g, ext);
+    struct x86_seg cs = gate_target(cpu, vector, type, &g);
     unsigned new_cpl = (cs.attrib & 4) ? cpu->cpl : SEG_ATTR_DPL(cs.attrib);
     unsigned w = (g.type & 8) ? 4 : 2;
 
