@@ -8,7 +8,8 @@
 # and the exit status must be the same under both. A FAIL under QEMU of a
 # test listed in tests/qemu-deviations.md as `- NAME: TESTNAME: why` is a
 # known QEMU deviation: it is reported as `known deviation NAME: TESTNAME`
-# and that test is left out of the comparison. Prints `ok NAME` /
+# and that test is left out of the comparison, as is a test QEMU skipped
+# (`skipped under qemu NAME: N tests`). Prints `ok NAME` /
 # `not ok NAME (diff)` per payload, then `N passed, M failed`.
 set -u
 
@@ -125,6 +126,17 @@ for payload in build/guest/tests/*.elf; do
 			known=$((known + 1))
 		fi
 	done < <(grep '^FAIL: ' "$q.lines")
+	# A test QEMU skipped (a feature it does not offer) has nothing to be
+	# compared with: it is left out on both sides.
+	skipped=0
+	while IFS= read -r line; do
+		t=${line#SKIP: }
+		t=${t% (*}
+		drop_test "$t" "$q.lines"
+		drop_test "$t" "$n.lines"
+		skipped=$((skipped + 1))
+	done < <(grep '^SKIP: ' "$q.lines")
+	[ "$skipped" = 0 ] || echo "skipped under qemu $name: $skipped tests"
 	# The status of a payload that returns report_summary() counts the
 	# known failures too (or is 1): without other failures it is a pass.
 	if [ "$known" != 0 ] && ! grep -q '^FAIL' "$q.lines" &&

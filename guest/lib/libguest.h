@@ -7,6 +7,10 @@
  * a TSS and an IDT, zeroes .bss and calls main(); main's return value is
  * passed to exit().
  *
+ * Payloads run with RFLAGS.IF = 0. One that sets IF must first route or
+ * mask the interrupt controllers itself: under QEMU the firmware leaves
+ * the PIT running on IRQ 0, which the 8259 delivers as vector 8.
+ *
  * This header is also included from assembly (__ASSEMBLER__): only the
  * constants below are visible there.
  */
@@ -83,7 +87,8 @@ void report_eq(const char *name, uint64_t got, uint64_t want);
 int report_summary(void);
 /* Prints "FAIL: panic (msg)" and the summary, then exit(1). */
 _Noreturn void panic(const char *fmt, ...) PRINTF_LIKE(1, 2);
-/* Writes status to the debug-exit port, then cli; hlt forever. */
+/* Writes status (255 if outside 0..255) to the debug-exit port, then
+ * cli; hlt forever. */
 _Noreturn void exit(int status);
 
 /* ---- multiboot --------------------------------------------------------- */

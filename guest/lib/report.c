@@ -87,6 +87,9 @@ void report_unexpected_exception(struct ex_regs *r)
 
 _Noreturn void exit(int status)
 {
+	/* 256 failures must not wrap around to a passing 0 */
+	if (status < 0 || status > 255)
+		status = 255;
 	outb((uint8_t)status, DEBUG_EXIT_PORT);
 	for (;;)
 		asm volatile("cli; hlt");
