@@ -5,7 +5,8 @@
 #
 #   unit tests   build/tests/unit/test_*   (cmocka; one program per file)
 #   diff         build/tests/diff          (instructions vs. the host CPU)
-#   payloads     tests/payloads.sh         (guest payloads under nsvm)
+#   payloads     tests/payloads.sh         (guest payloads under nsvm --bare)
+#   payloads-nested                        (the same, as L1 under nsvm's L0)
 #   check-qemu   tests/check-qemu.sh       (the same payloads under QEMU TCG)
 #
 # Run `make check`, which builds everything first.  Each suite's output is
@@ -82,7 +83,10 @@ if [ -x build/tests/diff ]; then
 elif compgen -G 'tests/diff/*.c' > /dev/null; then
 	add diff 0 1 " (build/tests/diff missing)"
 fi
-[ -f tests/payloads.sh ] && run_counted payloads bash tests/payloads.sh
+if [ -f tests/payloads.sh ]; then
+	run_counted payloads bash tests/payloads.sh --mode bare
+	run_counted payloads-nested bash tests/payloads.sh --mode nested
+fi
 [ -f tests/check-qemu.sh ] && run_counted check-qemu bash tests/check-qemu.sh
 
 echo "=== summary"
