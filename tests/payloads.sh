@@ -50,6 +50,7 @@ status_of_name() {
 	budget) echo 128 ;;
 	timeout) echo 129 ;;
 	internal) echo 130 ;;
+	halt) echo 131 ;;
 	[0-9]*) echo "$1" ;;
 	*) echo "invalid:$1" ;;
 	esac
