@@ -101,8 +101,9 @@ static size_t count_lines(const char *s)
 }
 
 /* Prints the first line where the outputs differ. */
-static void show_first_difference(const char *a, const char *b, FILE *out)
+static void show_first_difference(const char *a0, const char *b0, FILE *out)
 {
+    const char *a = a0, *b = b0;
     size_t line = 1;
 
     while (*a && *a == *b) {
@@ -110,7 +111,7 @@ static void show_first_difference(const char *a, const char *b, FILE *out)
         a++;
         b++;
     }
-    while (line > 1 && a[-1] != '\n') {   /* back to the line's start */
+    while (a > a0 && a[-1] != '\n') {   /* back to the line's start */
         a--;
         b--;
     }
