@@ -2,12 +2,12 @@
 # make bench: guest instructions per second under nsvm, and the same
 # payload's wall time under QEMU TCG (when installed), side by side.
 #
-# Each row is one call of `row NAME PAYLOAD [APPEND]` at the bottom; add
-# rows there.  nsvm's instruction count comes from --stats; times are wall
+# Each row is one call of `row NAME PAYLOAD [NSVM OPTION...]` (or of
+# switch_row for world switches) at the bottom; add rows there.  nsvm's instruction count comes from --stats; times are wall
 # clock (date +%s.%N) around the whole process, boot included.
 #
 # Environment: NSVM (default build/nsvm), QEMU (default
-# qemu-system-x86_64), BENCH_APPEND (extra kernel command line for every
+# qemu-system-x86_64), BENCH_APPEND (kernel command line of the compute
 # row, e.g. iters=500 for a quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,19 +32,20 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 printf '%-12s %14s %10s %12s %10s %14s\n' payload "guest insns" "nsvm s" \
 	"nsvm Minsn/s" "qemu s" "qemu/nsvm time"
 
-# row NAME PAYLOAD [APPEND]
+# row NAME PAYLOAD [NSVM OPTION...]
 row() {
-	local name=$1 payload=$2 append="${3:-} ${BENCH_APPEND:-}"
+	local name=$1 payload=$2 append=${BENCH_APPEND:-}
 	local out="$logdir/$name" t0 t1 st insns nsvm_s mips qemu_s=- ratio=- note=""
-	append=$(echo "$append" | xargs)   # trim
+	shift 2
 
 	t0=$(now)
 	st=0
-	"$nsvm" run --stats --append "$append" "$payload" \
+	"$nsvm" run "$@" --stats --append "$append" "$payload" \
 		> "$out.nsvm.out" 2> "$out.nsvm.err" < /dev/null || st=$?
 	t1=$(now)
 	nsvm_s=$(elapsed "$t0" "$t1")
-	insns=$(sed -n 's/^nsvm: stats: instructions retired: //p' "$out.nsvm.err")
+	insns=$(sed -n 's/^nsvm: stats: instructions retired: \([0-9][0-9]*\)$/\1/p' \
+		"$out.nsvm.err" | head -n 1)
 	insns=${insns:-0}
 	mips=$(awk -v n="$insns" -v s="$nsvm_s" 'BEGIN { printf "%.1f", n / s / 1e6 }')
 	[ "$st" = 0 ] || note="$note; nsvm exit status $st"
@@ -70,7 +71,8 @@ row() {
 		"$mips" "$qemu_s" "$ratio" "${note:+  (${note#; })}"
 }
 
-row compute build/guest/bench/compute.elf
+# The interpreter's speed: the payload directly on the CPU, as QEMU runs it.
+row compute build/guest/bench/compute.elf --bare
 
 # switch_row NAME PAYLOAD TRIPS [NSVM OPTION...]: world switches, as
 # round trips per second (L2 VMMCALL -> #VMEXIT -> L1 -> VMRUN), boot
