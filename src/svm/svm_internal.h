@@ -11,7 +11,7 @@
 
 static inline uint64_t svm_canonical(uint64_t v)
 {
-    return (uint64_t)(((int64_t)v << (64 - LIN_ADDR_BITS)) >> (64 - LIN_ADDR_BITS));
+    return (uint64_t)((int64_t)(v << (64 - LIN_ADDR_BITS)) >> (64 - LIN_ADDR_BITS));
 }
 
 static inline void svm_seg_load(struct x86_seg *seg, const struct vmcb_seg *v)

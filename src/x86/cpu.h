@@ -334,7 +334,8 @@ static inline bool x86_long_mode(const struct cpu *cpu)
 
 static inline bool x86_canonical(uint64_t lin)
 {
-    return (uint64_t)(((int64_t)lin << (64 - LIN_ADDR_BITS)) >>
+    /* shift unsigned: a signed left shift into the sign bit is undefined */
+    return (uint64_t)((int64_t)(lin << (64 - LIN_ADDR_BITS)) >>
                       (64 - LIN_ADDR_BITS)) == lin;
 }
 
