@@ -407,7 +407,7 @@ int main(void)
 	test_svm_insn("INVLPGA", BYTES(0x0f, 0x01, 0xdf), INTERCEPT_INVLPGA, SVM_EXIT_INVLPGA);
 	test_vmload_vmsave_effects();
 	test_skinit();
-	test_l2_svme_clear();
 	test_hlt_shutdown();
+	test_l2_svme_clear();
 	return report_summary();
 }

@@ -93,8 +93,18 @@ static const char *check_save(const struct nested_save *s)
     return NULL;
 }
 
-/* EVENTINJ (15.20): a reserved type, or an exception type with a vector
- * that is not an exception (NMI, or above 31). */
+/* The vectors an EXCEPTION-type EVENTINJ may name: the exceptions this CPU
+ * raises — not 2 (NMI), 9, 15, the reserved vectors, nor #CP, #VC, which
+ * need features nsvm does not offer (15.20). */
+#define EVENTINJ_EXCEPTIONS                                                  \
+    ((1u << EXC_DE) | (1u << EXC_DB) | (1u << EXC_BP) | (1u << EXC_OF) |      \
+     (1u << EXC_BR) | (1u << EXC_UD) | (1u << EXC_NM) | (1u << EXC_DF) |      \
+     (1u << EXC_TS) | (1u << EXC_NP) | (1u << EXC_SS) | (1u << EXC_GP) |      \
+     (1u << EXC_PF) | (1u << EXC_MF) | (1u << EXC_AC) | (1u << EXC_MC) |      \
+     (1u << EXC_XM) | (1u << 28) | (1u << 30))   /* #HV, #SX */
+
+/* EVENTINJ (15.20): a reserved type, or an exception type whose vector is
+ * not an exception. */
 static bool eventinj_illegal(uint32_t ev)
 {
     unsigned type = ev & EVENTINJ_TYPE_MASK;
@@ -105,7 +115,8 @@ static bool eventinj_illegal(uint32_t ev)
     if (type != EVENTINJ_TYPE_INTR && type != EVENTINJ_TYPE_NMI &&
         type != EVENTINJ_TYPE_EXCEPTION && type != EVENTINJ_TYPE_SOFT_INT)
         return true;
-    return type == EVENTINJ_TYPE_EXCEPTION && (vec == EXC_NMI || vec > 31);
+    return type == EVENTINJ_TYPE_EXCEPTION &&
+           (vec > 31 || !((EVENTINJ_EXCEPTIONS >> vec) & 1));
 }
 
 /* l1_cr0: nested paging needs the host (L1) to have paging on. */
