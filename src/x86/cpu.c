@@ -32,6 +32,7 @@ void x86_reset(struct cpu *cpu)
     cpu->shadow_until = 0;
     memset(&cpu->svm, 0, sizeof(cpu->svm));
     cpu->svm.gif = true;
+    x87_reset(cpu);
     x86_update_mode(cpu);
     x86_tlb_flush(cpu);
 }
@@ -96,6 +97,7 @@ void x86_update_mode(struct cpu *cpu)
     cpu->lin_mask = flat ? ~0ull : 0xffffffffull;
     cpu->tlb_epoch++;   /* CPL and segment bases change what RIP maps to */
     cpu->stop_block = true;
+    x86_update_ac(cpu);
 }
 
 void x86_write_cr0(struct cpu *cpu, uint64_t val)

@@ -186,6 +186,19 @@ struct lazy_flags {
     uint8_t cf_in;   /* CF preserved across INC/DEC */
 };
 
+/* x87 FPU state (x87.c; APM vol. 1, 6.2).  st[] is indexed by physical
+ * register R0..R7 (ST(i) is R((TOP + i) & 7)), 80 bits little-endian.  The
+ * tag word is kept abridged, as FXSAVE stores it (bit i set: Ri not empty);
+ * the full tag word is derived from the register contents.  fsw's ES and B
+ * bits always equal "an unmasked exception flag is set" (x87_update_es). */
+struct x87_state {
+    uint8_t st[8][10];
+    uint64_t fip, fdp;          /* last instruction and data pointers */
+    uint16_t fcw, fsw, fop;     /* fop: 11 bits */
+    uint16_t fcs, fds;
+    uint8_t ftw;
+};
+
 struct decode_cache;
 
 /* Trace selections (--trace=...). */
@@ -226,6 +239,13 @@ struct cpu {
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t tsc_offset;    /* IA32_TSC writes adjust this */
     uint64_t tsc_aux, pat, apic_base, mtrr_def_type, debugctl;
+
+    struct x87_state fpu;
+    /* CR0.AM and RFLAGS.AC both set, as last seen by x86_update_ac(), and
+     * the TLB that was current then: while armed, CPL-3 data accesses take
+     * the slow path (alignment check) */
+    bool ac_armed;
+    const void *ac_tlb;
 
     /* interrupt shadow (STI, MOV SS): no interrupts until icount passes it */
     uint64_t shadow_until;
@@ -316,6 +336,21 @@ enum { EVT_EXTINT = 0, EVT_NMI = 2, EVT_EXCEPTION = 3, EVT_SOFTINT = 4,
        EVT_SOFTEXC = 5 };
 void x86_deliver_event(struct cpu *cpu, int vector, int type, uint32_t err,
                        bool has_err);
+
+/* Alignment checking (APM vol. 2, 8.2.18; align.c): armed when CR0.AM
+ * and RFLAGS.AC are set, active for data accesses at CPL 3.
+ * x86_update_ac() must run after CR0 or RFLAGS.AC change and after the
+ * current TLB changes; it empties the CPL-3 TLB set when checking arms. */
+static inline bool x86_ac_armed(const struct cpu *cpu)
+{
+    return (cpu->cr0 & CR0_AM) && (cpu->rflags & FLAG_AC);
+}
+void x86_update_ac(struct cpu *cpu);
+/* Raise #AC(0) if a misaligned access of this kind is alignment-checked. */
+void x86_check_align(struct cpu *cpu, unsigned acc);
+
+/* x87 power-on state (x87.c). */
+void x87_reset(struct cpu *cpu);
 
 /* RFLAGS with the arithmetic flags materialised, and its inverse. */
 uint64_t x86_get_rflags(struct cpu *cpu);

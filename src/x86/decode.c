@@ -252,7 +252,7 @@ struct decode_cache *decode_cache_new(void)
     void (*const reg[])(insn_fn *) = {
         x86_ops_alu, x86_ops_shift, x86_ops_muldiv, x86_ops_bit,
         x86_ops_move, x86_ops_stack, x86_ops_branch, x86_ops_string,
-        x86_ops_system, x86_ops_io, x86_ops_svm,
+        x86_ops_system, x86_ops_io, x86_ops_svm, x86_ops_x87,
     };
     for (size_t i = 0; i < sizeof(reg) / sizeof(reg[0]); i++)
         reg[i](dc->handlers);

@@ -74,6 +74,9 @@ uint64_t x86_get_rflags(struct cpu *cpu)
 
 void x86_set_rflags(struct cpu *cpu, uint64_t val)
 {
+    uint64_t old = cpu->rflags;
     cpu->lf.op = LAZY_NONE;
     cpu->rflags = (val & ~0xffc08028ull) | FLAGS_FIXED1;
+    if ((old ^ cpu->rflags) & FLAG_AC)
+        x86_update_ac(cpu);
 }

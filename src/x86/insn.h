@@ -156,6 +156,7 @@ void x86_ops_string(insn_fn *table);
 void x86_ops_system(insn_fn *table);
 void x86_ops_io(insn_fn *table);
 void x86_ops_svm(insn_fn *table);
+void x86_ops_x87(insn_fn *table);
 
 /* MOV forms with a control, debug or segment register operand: the decoder
  * routes them here instead of to the MOV handler (system.c). */

@@ -66,6 +66,8 @@ uint64_t mem_read_slow(struct cpu *cpu, uint64_t lin, unsigned size,
                        unsigned acc)
 {
     check_canonical(cpu, lin, acc);
+    if (lin & (size - 1))
+        x86_check_align(cpu, acc);   /* #AC (align.c) */
     if ((lin & 0xfff) + size > 4096) {
         /* crosses a page: assemble byte by byte (reads have no side
          * effects on RAM; each byte faults on its own page) */
@@ -82,6 +84,8 @@ void mem_write_slow(struct cpu *cpu, uint64_t lin, unsigned size, uint64_t val,
                     unsigned acc)
 {
     check_canonical(cpu, lin, acc);
+    if (lin & (size - 1))
+        x86_check_align(cpu, acc);   /* #AC (align.c) */
     if ((lin & 0xfff) + size > 4096) {
         /* both pages must be writable before any byte is stored */
         uint64_t second = (lin + size - 1) & cpu->lin_mask;

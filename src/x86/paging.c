@@ -188,6 +188,8 @@ uint64_t x86_translate(struct cpu *cpu, uint64_t lin, unsigned acc)
     } else {
         e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
     }
+    if (user_access && x86_ac_armed(cpu))   /* alignment checks (align.c) */
+        e->tag_read = e->tag_write = TLB_INVALID;
     return w.pa;
 }
 
