@@ -152,6 +152,8 @@ static enum x86_stop enter(struct hv *hv)
         }
         if (svm_vmrun_native(cpu, hv->vmcb) == STOP_VMEXIT)
             cpu->stop = STOP_VMEXIT;   /* also when VMRUN itself failed */
+        /* a TLB flush is asked for once, as KVM does after servicing it */
+        hv->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
     }
     hv->stats.insns[level] += cpu->icount - start;
     return cpu->stop;

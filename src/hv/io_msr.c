@@ -96,7 +96,7 @@ static bool wrmsr_efer(struct hv *hv, uint64_t val)
     /* LMA is read-only; the hardware's SVME stays set for VMRUN */
     v->save.efer = (val & ~EFER_LMA) | (old & EFER_LMA) | EFER_SVME;
     if ((val ^ old) & EFER_NXE)
-        x86_tlb_flush(hv->cpu);
+        x86_tlb_flush_all(hv->cpu);
     return true;
 }
 

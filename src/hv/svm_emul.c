@@ -151,15 +151,16 @@ enum x86_stop hv_emulate_clgi(struct hv *hv)
     return STOP_NONE;
 }
 
-/* INVLPGA rAX, ECX: the TLB entry of one address in one ASID.  The CPU's
- * TLB holds the current address space only; flushing it all is exact. */
+/* INVLPGA rAX, ECX: the TLB entry of one address in one of L1's ASIDs.
+ * L1's ASIDs are not the hardware's (L0 assigns those), so every context
+ * is flushed: more than asked, which the APM allows. */
 enum x86_stop hv_emulate_invlpga(struct hv *hv)
 {
     if (hv->nested.guest_mode)
         return pass_to_hardware(hv, INTERCEPT_INVLPGA);
     if (!hv_svm_insn_allowed(hv))
         return STOP_NONE;
-    x86_tlb_flush(hv->cpu);
+    x86_tlb_flush_all(hv->cpu);
     hv_skip_insn(hv);
     return STOP_NONE;
 }

@@ -121,15 +121,13 @@ static void op_skinit(struct cpu *cpu, const struct insn *in)
     x86_ud(cpu);
 }
 
-/* INVLPGA rAX, ECX: the page rAX for ASID ECX.  The TLB holds no ASIDs
- * (every world switch empties it), so the page goes whatever the ASID —
- * flushing more than asked is allowed. */
+/* INVLPGA rAX, ECX: the page rAX in the TLB contexts of ASID ECX. */
 static void op_invlpga(struct cpu *cpu, const struct insn *in)
 {
     svm_insn_prologue(cpu);
     uint64_t lin = cpu->gpr[RAX] & size_mask(in->asize);
     svm_check(cpu, SVM_EXIT_INVLPGA, lin, 0);
-    x86_tlb_flush_page(cpu, lin);
+    x86_tlb_flush_asid_page(cpu, (uint32_t)cpu->gpr[RCX], lin);
 }
 
 void x86_ops_svm(insn_fn *t)

@@ -101,9 +101,9 @@ void svm_restore_host(struct cpu *cpu)
     svm->npt = false;
     svm->v_intr_masking = false;
     memset(svm->intercepts, 0, sizeof(svm->intercepts));
+    x86_tlb_enter_host(cpu);
     if (!svm->host_native)
         load_host(cpu, &svm->hsave->save);
-    x86_tlb_flush(cpu);
     cpu->stop_block = true;
 }
 

@@ -173,9 +173,14 @@ void svm_enter_guest(struct cpu *cpu, struct vmcb *v)
     svm->npt_nxe = svm->host_native || (cpu->efer & EFER_NXE);
     cache_controls(cpu, v);
     load_guest_state(cpu, &v->save);
-    /* TLB_CONTROL: no ASID tags here, so every entry goes — flushing
-     * more than asked is allowed (15.16.1); the address space changed */
-    x86_tlb_flush(cpu);
+    /* TLB_CONTROL (15.16.2): the guest's translations are tagged with its
+     * ASID and kept across world switches unless a flush is asked for */
+    uint8_t tlb_ctl = v->control.tlb_ctl;
+    if (tlb_ctl == TLB_CONTROL_FLUSH_ALL)
+        x86_tlb_flush_all(cpu);
+    x86_tlb_enter_guest(cpu, v->control.asid,
+                        svm->ncr3 | ((uint64_t)svm->npt_nxe << 63),
+                        tlb_ctl != TLB_CONTROL_DO_NOTHING);
     svm->guest_mode = true;
     svm->gif = true;
     svm->stat_vmrun++;

@@ -34,7 +34,9 @@ void x86_reset(struct cpu *cpu)
     cpu->svm.gif = true;
     x87_reset(cpu);
     x86_update_mode(cpu);
-    x86_tlb_flush(cpu);
+    cpu->tlb = cpu->tlb_store[0];
+    cpu->tlb_ctx = 0;
+    x86_tlb_flush_all(cpu);
 }
 
 int x86_cpu_init(struct cpu *cpu, uint8_t *ram, uint64_t ram_size,

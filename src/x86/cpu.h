@@ -72,7 +72,7 @@ enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_NONE = 7 };
 #define CR4_SMEP       (1ull << 20)
 #define CR4_SMAP       (1ull << 21)
 /* CR4 bits this CPU implements; the rest are reserved (MBZ). */
-#define CR4_VALID (CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | \
+#define CR4_VALID (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | \
                    CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR |               \
                    CR4_OSXMMEXCPT | CR4_FSGSBASE)
 
@@ -162,6 +162,16 @@ struct tlb_entry {
     uint64_t ppage;    /* physical page of the translation */
 };
 
+/* TLB contexts.  Hardware tags translations with an ASID, so a world
+ * switch need not empty the TLB; nsvm keeps a few sets of entries instead:
+ * context 0 for the host, the others for guests, each tagged with the
+ * ASID and the translation state its entries were filled under. */
+#define TLB_CONTEXTS 4
+struct tlb_tag {
+    uint64_t cr3, ncr3, paging;  /* paging: the CR0/CR4/EFER bits that matter */
+    uint32_t asid;
+    bool valid;
+};
 /* Why x86_run() returned. */
 enum x86_stop {
     STOP_NONE = 0,
@@ -219,9 +229,7 @@ struct cpu {
     uint64_t icount;        /* instructions retired; the TSC derives from it */
     uint64_t icount_limit;  /* stop when reached (UINT64_MAX = no limit) */
 
-    struct tlb_entry tlb[2][TLB_SIZE];  /* [0] supervisor, [1] user */
-    uint64_t fetch_page;    /* linear page of the last fetch (or TLB_INVALID) */
-    uintptr_t fetch_addend;
+    struct tlb_entry (*tlb)[TLB_SIZE];  /* the current context: [0] supervisor, [1] user */
 
     struct x86_seg seg[6];
     /* Base added to an effective address per segment (SEG_NONE: 0): the
@@ -274,6 +282,11 @@ struct cpu {
     uint32_t *page_gen;     /* per 4K page: bumped when its code is invalidated */
     struct x86_bus bus;
 
+    struct tlb_entry tlb_store[TLB_CONTEXTS][2][TLB_SIZE];
+    struct tlb_tag tlb_tags[TLB_CONTEXTS];
+    unsigned tlb_ctx;       /* index of the current context */
+    unsigned tlb_victim;    /* next guest context to reuse */
+
     struct decode_cache *dc;
     struct block *last_block;  /* the block just run, for chaining */
     uint64_t tlb_epoch;     /* bumped whenever a translation or CPL may change */
@@ -309,8 +322,17 @@ _Noreturn void x86_page_fault(struct cpu *cpu, uint64_t lin, uint32_t err);
 
 /* Mode and privilege bookkeeping after CR0/CR4/EFER/CS changes. */
 void x86_update_mode(struct cpu *cpu);
-void x86_tlb_flush(struct cpu *cpu);
+void x86_tlb_flush(struct cpu *cpu);          /* current context */
 void x86_tlb_flush_page(struct cpu *cpu, uint64_t lin);
+void x86_tlb_flush_all(struct cpu *cpu);      /* every context */
+/* World switches (src/svm): enter the guest context for an ASID and the
+ * guest state just loaded, emptying it when flush is set or when it is
+ * new; return to the host context. */
+void x86_tlb_enter_guest(struct cpu *cpu, uint32_t asid, uint64_t ncr3,
+                         bool flush);
+void x86_tlb_enter_host(struct cpu *cpu);
+/* INVLPGA: the page in the guest contexts of one ASID. */
+void x86_tlb_flush_asid_page(struct cpu *cpu, uint32_t asid, uint64_t lin);
 
 /* Control registers and MSRs with their architectural checks (#GP). */
 void x86_write_cr0(struct cpu *cpu, uint64_t val);

@@ -6,6 +6,7 @@
 #include "x86/cpu.h"
 
 /* Leaf 1 EDX / 0x80000001 EDX feature bits nsvm implements. */
+#define F_DE    (1u << 2)
 #define F_PSE   (1u << 3)
 #define F_TSC   (1u << 4)
 #define F_MSR   (1u << 5)
@@ -14,8 +15,14 @@
 #define F_PGE   (1u << 13)
 #define F_CMOV  (1u << 15)
 #define F_PAT   (1u << 16)
+#define F_SEP   (1u << 11)
 #define F_CLFSH (1u << 19)
-#define STD_EDX (F_PSE | F_TSC | F_MSR | F_PAE | F_CX8 | F_PGE | F_CMOV | F_PAT | F_CLFSH)
+#define STD_EDX (F_DE | F_PSE | F_TSC | F_MSR | F_PAE | F_CX8 | F_SEP | F_PGE | \
+                 F_CMOV | F_PAT | F_CLFSH)
+/* Leaf 7 EBX */
+#define F7_FSGSBASE (1u << 0)
+#define F7_BMI1     (1u << 3)
+#define F7_BMI2     (1u << 8)
 /* Leaf 1 ECX */
 #define F_CX16   (1u << 13)
 #define F_MOVBE  (1u << 22)
@@ -42,11 +49,10 @@ static void put_str(uint32_t out[4], const char *s)
 void x86_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
     static const char brand[48] = "nsvm AMD64 processor with AMD-V";
-    (void)subleaf;
     memset(out, 0, 16);
     switch (leaf) {
     case 0:
-        out[0] = 1;
+        out[0] = 7;
         memcpy(&out[1], "Auth", 4);   /* EBX EDX ECX = AuthenticAMD */
         memcpy(&out[3], "enti", 4);
         memcpy(&out[2], "cAMD", 4);
@@ -56,6 +62,10 @@ void x86_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]
         out[1] = (8u << 8) | (1u << 16);   /* CLFLUSH 64 bytes, 1 logical CPU */
         out[2] = F_CX16 | F_MOVBE | F_POPCNT;
         out[3] = STD_EDX;
+        break;
+    case 7:
+        if (subleaf == 0)
+            out[1] = F7_FSGSBASE | F7_BMI1 | F7_BMI2;
         break;
     case 0x80000000:
         out[0] = 0x8000000a;

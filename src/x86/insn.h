@@ -82,7 +82,7 @@ static inline uint64_t sign_extend(uint64_t v, unsigned size)
     return (uint64_t)((int64_t)(v << sh) >> sh);
 }
 
-static inline uint64_t reg_read(const struct cpu *cpu, unsigned reg,
+static inline __attribute__((always_inline)) uint64_t reg_read(const struct cpu *cpu, unsigned reg,
                                 unsigned size)
 {
     if (reg >= REG_HIGH8)
@@ -92,7 +92,7 @@ static inline uint64_t reg_read(const struct cpu *cpu, unsigned reg,
 
 /* Writes follow the AMD64 rule: a 32-bit destination zero-extends into the
  * full register, 8- and 16-bit destinations merge. */
-static inline void reg_write(struct cpu *cpu, unsigned reg, unsigned size,
+static inline __attribute__((always_inline)) void reg_write(struct cpu *cpu, unsigned reg, unsigned size,
                              uint64_t val)
 {
     switch (size) {
@@ -111,7 +111,7 @@ static inline void reg_write(struct cpu *cpu, unsigned reg, unsigned size,
 
 /* Effective address (offset within the segment), truncated to the
  * address size. */
-static inline uint64_t op_ea(const struct cpu *cpu, const struct insn *in,
+static inline __attribute__((always_inline)) uint64_t op_ea(const struct cpu *cpu, const struct insn *in,
                              const struct operand *op)
 {
     uint64_t ea = (uint64_t)op->disp;
@@ -124,7 +124,7 @@ static inline uint64_t op_ea(const struct cpu *cpu, const struct insn *in,
     return ea & size_mask(in->asize);
 }
 
-static inline uint64_t op_read(struct cpu *cpu, const struct insn *in,
+static inline __attribute__((always_inline)) uint64_t op_read(struct cpu *cpu, const struct insn *in,
                                const struct operand *op)
 {
     switch (op->kind) {
@@ -134,7 +134,7 @@ static inline uint64_t op_read(struct cpu *cpu, const struct insn *in,
     }
 }
 
-static inline void op_write(struct cpu *cpu, const struct insn *in,
+static inline __attribute__((always_inline)) void op_write(struct cpu *cpu, const struct insn *in,
                             const struct operand *op, uint64_t val)
 {
     if (op->kind == OP_REG)

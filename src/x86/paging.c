@@ -193,34 +193,113 @@ uint64_t x86_translate(struct cpu *cpu, uint64_t lin, unsigned acc)
     return w.pa;
 }
 
+static void flush_context(struct cpu *cpu, unsigned ctx)
+{
+    for (unsigned u = 0; u < 2; u++)
+        for (unsigned i = 0; i < TLB_SIZE; i++) {
+            struct tlb_entry *e = &cpu->tlb_store[ctx][u][i];
+            e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
+        }
+}
+
+static void flush_context_page(struct cpu *cpu, unsigned ctx, uint64_t lin)
+{
+    unsigned i = (lin >> 12) & (TLB_SIZE - 1);
+    for (unsigned u = 0; u < 2; u++) {
+        struct tlb_entry *e = &cpu->tlb_store[ctx][u][i];
+        e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
+    }
+}
+
 void x86_tlb_flush(struct cpu *cpu)
 {
     cpu->tlb_epoch++;
-    for (unsigned s = 0; s < 2; s++)
-        for (unsigned i = 0; i < TLB_SIZE; i++) {
-            struct tlb_entry *e = &cpu->tlb[s][i];
-            e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
-        }
+    flush_context(cpu, cpu->tlb_ctx);
 }
 
 void x86_tlb_flush_page(struct cpu *cpu, uint64_t lin)
 {
     cpu->tlb_epoch++;
-    unsigned i = (lin >> 12) & (TLB_SIZE - 1);
-    for (unsigned s = 0; s < 2; s++) {
-        struct tlb_entry *e = &cpu->tlb[s][i];
-        e->tag_read = e->tag_write = e->tag_fetch = TLB_INVALID;
+    flush_context_page(cpu, cpu->tlb_ctx, lin);
+}
+
+void x86_tlb_flush_all(struct cpu *cpu)
+{
+    cpu->tlb_epoch++;
+    for (unsigned c = 0; c < TLB_CONTEXTS; c++) {
+        flush_context(cpu, c);
+        cpu->tlb_tags[c].valid = c == 0;
     }
 }
 
+static void select_context(struct cpu *cpu, unsigned ctx)
+{
+    cpu->tlb_ctx = ctx;
+    cpu->tlb = cpu->tlb_store[ctx];
+    cpu->tlb_epoch++;
+}
+
+/* What a guest context's entries depend on besides the page tables. */
+static struct tlb_tag current_tag(const struct cpu *cpu, uint32_t asid,
+                                  uint64_t ncr3)
+{
+    uint64_t paging = (cpu->cr0 & (CR0_PG | CR0_WP | CR0_PE)) |
+                      (cpu->cr4 & (CR4_PAE | CR4_PSE | CR4_PGE)) |
+                      ((cpu->efer & (EFER_NXE | EFER_LMA)) << 32) |
+                      ((uint64_t)cpu->svm.npt << 63);
+    return (struct tlb_tag){ cpu->cr3, ncr3, paging, asid, true };
+}
+
+static bool tag_equal(const struct tlb_tag *a, const struct tlb_tag *b)
+{
+    return a->valid && b->valid && a->asid == b->asid && a->cr3 == b->cr3 &&
+           a->ncr3 == b->ncr3 && a->paging == b->paging;
+}
+
+void x86_tlb_enter_guest(struct cpu *cpu, uint32_t asid, uint64_t ncr3,
+                         bool flush)
+{
+    struct tlb_tag tag = current_tag(cpu, asid, ncr3);
+    unsigned ctx = 0;
+    for (unsigned c = 1; c < TLB_CONTEXTS && !ctx; c++)
+        if (tag_equal(&cpu->tlb_tags[c], &tag))
+            ctx = c;
+    if (!ctx) {
+        ctx = 1 + cpu->tlb_victim;
+        cpu->tlb_victim = (cpu->tlb_victim + 1) % (TLB_CONTEXTS - 1);
+        flush = true;
+    }
+    if (flush)
+        flush_context(cpu, ctx);
+    cpu->tlb_tags[ctx] = tag;
+    select_context(cpu, ctx);
+}
+
+void x86_tlb_enter_host(struct cpu *cpu)
+{
+    /* the guest may have changed CR3 or paging while it ran: its context
+     * now holds translations for the state it left in */
+    struct tlb_tag *t = &cpu->tlb_tags[cpu->tlb_ctx];
+    if (cpu->tlb_ctx != 0)
+        *t = current_tag(cpu, t->asid, t->ncr3);
+    select_context(cpu, 0);
+}
+
+void x86_tlb_flush_asid_page(struct cpu *cpu, uint32_t asid, uint64_t lin)
+{
+    cpu->tlb_epoch++;
+    for (unsigned c = 1; c < TLB_CONTEXTS; c++)
+        if (cpu->tlb_tags[c].asid == asid)
+            flush_context_page(cpu, c, lin);
+}
+
 /* A physical page now holds decoded code: stores to it must take the slow
- * path, so drop every write tag that maps it. */
+ * path, so drop every write tag that maps it, in every context. */
 void x86_tlb_protect_code(struct cpu *cpu, uint64_t ppage)
 {
-    for (unsigned s = 0; s < 2; s++)
-        for (unsigned i = 0; i < TLB_SIZE; i++) {
-            struct tlb_entry *e = &cpu->tlb[s][i];
-            if (e->ppage == ppage)
-                e->tag_write = TLB_INVALID;
-        }
+    struct tlb_entry *e = &cpu->tlb_store[0][0][0];
+    struct tlb_entry *end = e + TLB_CONTEXTS * 2 * TLB_SIZE;
+    for (; e < end; e++)
+        if (e->ppage == ppage)
+            e->tag_write = TLB_INVALID;
 }
