@@ -65,7 +65,7 @@ static const char run_help[] =
 "  128    instruction budget (--max-insns) exhausted\n"
 "  129    timeout (--timeout) expired\n"
 "  130    internal error in nsvm\n"
-"  131    the guest halted with interrupts disabled (nothing can wake it)\n";
+"  131    the guest halted (HLT) and nothing can wake it\n";
 
 __attribute__((format(printf, 3, 4)))
 static void usage_error(struct cli *cli, FILE *err, const char *fmt, ...)

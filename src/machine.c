@@ -181,8 +181,12 @@ static int report_stop(struct machine *m, enum x86_stop why)
                 (unsigned long long)cpu->icount);
         return NSVM_EXIT_TIMEOUT;
     case STOP_HALT:
-        fprintf(stderr, "nsvm: guest halted with interrupts disabled at RIP 0x%llx\n",
-                rip);
+        /* No device raises interrupts yet: with IF set, HLT waits forever
+         * as surely as with IF clear. */
+        fprintf(stderr, "nsvm: guest halted at RIP 0x%llx with %s\n", rip,
+                (x86_get_rflags(&m->cpu) & FLAG_IF)
+                    ? "no interrupt source that could wake it"
+                    : "interrupts disabled");
         return NSVM_EXIT_HALT;
     default:
         fprintf(stderr, "nsvm: internal error: the CPU stopped for reason %d at RIP 0x%llx\n",
