@@ -15,6 +15,16 @@ CFLAGS := -O2 -g -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
 CPPFLAGS := -Isrc -MMD -MP
 LDLIBS := -lZydis
 
+# SANITIZE=1: the same programs built with AddressSanitizer and
+# UndefinedBehaviorSanitizer under build/san/ (the guest payloads are
+# shared); `make check` runs the suites against both builds.
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+OBJ := $(BUILD)/obj
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+endif
+
 .DEFAULT_GOAL := all
 .PHONY: all run check check-qemu bench deps tests clean
 
@@ -83,6 +93,7 @@ run:
 check:
 	@bash tools/deps.sh
 	@$(SUBMAKE) all tests
+	@$(SUBMAKE) SANITIZE=1 all tests
 	@bash tests/check.sh
 
 check-qemu:

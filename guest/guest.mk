@@ -5,6 +5,8 @@
 #   build/guest/demo.elf            guest/demo/demo.c
 #   build/guest/bench/compute.elf   guest/bench/compute.c
 #   build/guest/bench/worldswitch.elf  guest/bench/worldswitch.c
+#   build/guest/bench/hv_hypercall.elf guest/bench/hv_hypercall.c (L1 -> L0)
+#   build/guest/bench/hv_udexit.elf    guest/bench/hv_udexit.c (L2 #UD -> L1)
 #
 # Payloads are linked as ELF64 at 4 MiB (NAME.elf64, kept for debugging)
 # and wrapped as ELF32 (NAME.elf) so that multiboot loaders accept them.
@@ -32,7 +34,8 @@ GUEST_LIB := $(GUEST_BUILD)/libguest.a
 GUEST_TEST_NAMES := $(sort $(basename $(notdir $(wildcard guest/tests/*.c))))
 GUEST_TESTS := $(patsubst %,$(GUEST_BUILD)/tests/%.elf,$(GUEST_TEST_NAMES))
 GUEST_PAYLOADS := $(GUEST_TESTS) $(GUEST_BUILD)/demo.elf \
-	$(GUEST_BUILD)/bench/compute.elf $(GUEST_BUILD)/bench/worldswitch.elf
+	$(GUEST_BUILD)/bench/compute.elf $(GUEST_BUILD)/bench/worldswitch.elf \
+	$(GUEST_BUILD)/bench/hv_hypercall.elf $(GUEST_BUILD)/bench/hv_udexit.elf
 export GUEST_PAYLOADS GUEST_TESTS
 
 .PHONY: guest guest-clean

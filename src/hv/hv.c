@@ -5,9 +5,6 @@
 #include "hv/internal.h"
 #include "svm/svm.h"
 
-/* L0's ASID for L1; L2 runs with L1's own ASID for it. */
-#define HV_ASID_L1 1u
-
 static void seg_to_vmcb(struct vmcb_seg *v, const struct x86_seg *s)
 {
     v->selector = s->sel;
@@ -112,6 +109,7 @@ static void deliver_queued(struct hv *hv)
     if (hv->nested.guest_mode && nested_intercepts_exception(hv, e.vector)) {
         if (hv_tracing(hv))
             hv_trace_inject(hv, &e, "reflected to L1");
+        hv_count_exit(hv, HV_ROUTE_L2_L1, SVM_EXIT_EXCP(e.vector));
         nested_vmexit(hv, SVM_EXIT_EXCP(e.vector), e.err,
                       e.vector == EXC_PF ? e.cr2 : 0);
         return;

@@ -56,6 +56,17 @@ static inline uint64_t hv_rax_addr(const struct vmcb *v)
                                               : (uint16_t)v->save.rax;
 }
 
+/* ASIDs.  L1 is a guest of the hardware with ASID 1; each of L1's ASIDs
+ * (0 naming L1's own translations, as for INVLPGA) maps one to one onto
+ * the hardware's, so that L1 and its L2s never share TLB entries and L1's
+ * TLB_CONTROL and INVLPGA act on exactly the translations they name.
+ * CPUID tells L1 of one ASID less than the hardware has. */
+#define HV_ASID_L1 1u
+static inline uint32_t hv_hw_asid(uint32_t l1_asid)
+{
+    return l1_asid == UINT32_MAX ? l1_asid : l1_asid + HV_ASID_L1;
+}
+
 /* hypercall.c */
 enum x86_stop hv_hypercall(struct hv *hv);
 

@@ -221,8 +221,10 @@ void hv_cpuid(struct hv *hv, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
     x86_cpuid(hv->cpu, leaf, subleaf, out);
     if (leaf == 1)
         out[2] |= CPUID_1_ECX_HYPERVISOR;
-    else if (leaf == CPUID_SVM_LEAF)
+    else if (leaf == CPUID_SVM_LEAF) {
+        out[1] -= out[1] ? HV_ASID_L1 : 0;   /* L0 keeps one for L1 */
         out[3] &= HV_NESTED_SVM_FEATURES;
+    }
 }
 
 enum x86_stop hv_emulate_cpuid(struct hv *hv)

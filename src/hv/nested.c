@@ -160,7 +160,7 @@ static void build_ctl02(struct hv *hv)
     c->iopm_base_pa = c01->iopm_base_pa;     /* L0's maps: L0 routes */
     c->msrpm_base_pa = c01->msrpm_base_pa;
     c->tsc_offset = c01->tsc_offset + c12->tsc_offset;
-    c->asid = c12->asid;
+    c->asid = hv_hw_asid(c12->asid);
     c->tlb_ctl = c12->tlb_ctl;
     c->int_ctl = c12->int_ctl & INT_CTL_PASSED;
     c->int_vector = c12->int_vector;

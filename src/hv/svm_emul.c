@@ -151,16 +151,17 @@ enum x86_stop hv_emulate_clgi(struct hv *hv)
     return STOP_NONE;
 }
 
-/* INVLPGA rAX, ECX: the TLB entry of one address in one of L1's ASIDs.
- * L1's ASIDs are not the hardware's (L0 assigns those), so every context
- * is flushed: more than asked, which the APM allows. */
+/* INVLPGA rAX, ECX: the page at rAX in the translations of ASID ECX, which
+ * for L1 are those of the hardware ASID L0 gives that ASID. */
 enum x86_stop hv_emulate_invlpga(struct hv *hv)
 {
+    uint64_t lin = hv_rax_addr(hv->vmcb);
+
     if (hv->nested.guest_mode)
         return pass_to_hardware(hv, INTERCEPT_INVLPGA);
     if (!hv_svm_insn_allowed(hv))
         return STOP_NONE;
-    x86_tlb_flush_all(hv->cpu);
+    x86_tlb_flush_asid_page(hv->cpu, hv_hw_asid((uint32_t)hv->cpu->gpr[RCX]), lin);
     hv_skip_insn(hv);
     return STOP_NONE;
 }
