@@ -90,34 +90,38 @@ fi
 [ -f tests/check-qemu.sh ] && run_counted check-qemu bash tests/check-qemu.sh
 
 # --- sanitizers: the unit tests, the differential test and the payloads
-# again, against the SANITIZE=1 build (build/san, ASan + UBSan).  Any report
-# aborts the program that made it (so its test fails) and is kept under
-# build/test-logs/san/; each report file also counts as one failure.
+# again, against the SANITIZE=1 build (build/san, ASan + UBSan).  A report
+# aborts the program that made it, so its test fails; every report found in
+# the logs afterwards also counts as one failure of san/reports.
+san_reports() {
+	grep -l -E 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer' \
+		"$@" 2>/dev/null
+}
 san_check() {
-	local sanlogs=$logdir/san bin n
-	rm -rf "$sanlogs"
-	mkdir -p "$sanlogs"
-	export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0:log_path=$PWD/$sanlogs/report"
-	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$PWD/$sanlogs/report"
+	local bin files=()
+	export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 	for bin in build/san/tests/unit/test_*; do
 		[ -x "$bin" ] || continue
 		run_cmocka "san/unit/$(basename "$bin")" "$bin"
 	done
 	[ -x build/san/tests/diff ] && run_counted san/diff build/san/tests/diff
+	files+=($(san_reports "$logdir"/san-*.log))
 	if [ -f tests/payloads.sh ]; then
 		run_counted san/payloads bash tests/payloads.sh --mode bare \
 			--nsvm build/san/nsvm
+		files+=($(san_reports build/test-logs/payloads/bare/*.err))
 		run_counted san/payloads-nested bash tests/payloads.sh \
 			--mode nested --nsvm build/san/nsvm
+		files+=($(san_reports build/test-logs/payloads/nested/*.err))
 	fi
 	unset ASAN_OPTIONS UBSAN_OPTIONS
-	n=$(find "$sanlogs" -name 'report*' | wc -l)
-	if [ "$n" = 0 ]; then
+	if [ ${#files[@]} = 0 ]; then
 		add san/reports 1 0 ""
 	else
 		echo "=== sanitizer reports"
-		find "$sanlogs" -name 'report*' -exec head -n 30 {} +
-		add san/reports 0 "$n" " (see $sanlogs)"
+		grep -h -A12 -E 'runtime error:|ERROR: [A-Za-z]+Sanitizer' "${files[@]}"
+		add san/reports 0 ${#files[@]} " (in ${files[*]})"
 	fi
 }
 if [ -x build/san/nsvm ]; then
