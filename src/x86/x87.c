@@ -179,12 +179,15 @@ static void image_read(struct cpu *cpu, const struct image *im, unsigned off,
     }
 }
 
-/* Both ends of [0, len) can be written: a #PF comes before any store.
- * (An image spans at most two pages.) */
+/* Both pages of [0, len) can be written: a #PF (CR2 = the first byte on
+ * the faulting page) comes before any store.  An image spans at most two
+ * pages. */
 static void image_probe(struct cpu *cpu, const struct image *im, unsigned len)
 {
+    uint64_t last = (im->lin + len - 1) & cpu->lin_mask;
     mem_probe_write(cpu, im->lin, 1);
-    mem_probe_write(cpu, (im->lin + len - 1) & cpu->lin_mask, 1);
+    if ((last ^ im->lin) & ~0xfffull)
+        mem_probe_write(cpu, last & ~0xfffull, 1);
 }
 
 static void image_write(struct cpu *cpu, const struct image *im, unsigned off,
