@@ -87,7 +87,8 @@ switch_row() {
 	t1=$(now)
 	nsvm_s=$(elapsed "$t0" "$t1")
 	[ "$st" = 0 ] || note="$note; nsvm exit status $st"
-	if [ "$have_qemu" = 1 ] && [ "$name" = worldswitch ]; then
+	if [ "$have_qemu" = 1 ] && [ "${name%-nested}" = "$name" ] &&
+		[ "$name" != hypercall ]; then
 		t0=$(now)
 		st=0
 		timeout 900 "$qemu" -accel tcg -cpu max,+svm -m 256 -nographic \
@@ -108,7 +109,13 @@ switch_row() {
 printf '\n%-18s %10s %10s %14s %10s %14s\n' payload "trips" "nsvm s" \
 	"nsvm Mtrips/s" "qemu s" "qemu Mtrips/s"
 switch_row worldswitch build/guest/bench/worldswitch.elf 2000000 --bare
+# reflected exits: L2 VMMCALL -> L0 -> #VMEXIT into vmcb12 -> L1 -> VMRUN
 switch_row worldswitch-nested build/guest/bench/worldswitch.elf 1000000
+# #UD round trips: L2 VMMCALL not intercepted, L1 intercepts #UD
+switch_row udexit build/guest/bench/hv_udexit.elf 2000000 --bare
+switch_row udexit-nested build/guest/bench/hv_udexit.elf 1000000
+# hypercalls: L1 VMMCALL -> L0 -> L1 (nested only: elsewhere #UD)
+switch_row hypercall build/guest/bench/hv_hypercall.elf 2000000
 
 if [ "$have_qemu" = 0 ]; then
 	echo "($qemu not installed: QEMU columns skipped; 'make deps' installs it)"
