@@ -7,6 +7,7 @@
 #   diff         build/tests/diff          (instructions vs. the host CPU)
 #   payloads     tests/payloads.sh         (guest payloads under nsvm --bare)
 #   payloads-nested                        (the same, as L1 under nsvm's L0)
+#   agree        tests/agree.sh            (bare and nested output the same)
 #   check-qemu   tests/check-qemu.sh       (the same payloads under QEMU TCG)
 #
 # Run `make check`, which builds everything first.  Each suite's output is
@@ -87,6 +88,8 @@ if [ -f tests/payloads.sh ]; then
 	run_counted payloads bash tests/payloads.sh --mode bare
 	run_counted payloads-nested bash tests/payloads.sh --mode nested
 fi
+# bare and nested give each payload the same output and status (nsvm check)
+[ -f tests/agree.sh ] && run_counted agree bash tests/agree.sh
 [ -f tests/check-qemu.sh ] && run_counted check-qemu bash tests/check-qemu.sh
 
 # --- sanitizers: the unit tests, the differential test and the payloads
