@@ -380,6 +380,52 @@ static void test_hlt_shutdown(void)
 	       "triple fault in L2, SHUTDOWN intercepted by L1: #VMEXIT(SHUTDOWN)");
 }
 
+/* ---- L1 single-steps instructions L0 emulates: #DB after each ---- */
+
+static volatile uint64_t db_rips[8];
+static volatile unsigned db_count;
+
+static void l1_db(struct ex_regs *r)
+{
+	if (db_count < 8)
+		db_rips[db_count] = r->rip;
+	db_count++;
+}
+
+/* TF on; CPUID, IN, RDMSR (each emulated by L0 in nested mode); TF off.
+ * Stores the address after each of the three. */
+static void single_step(uint64_t after[3])
+{
+	asm volatile(
+		"pushfq\n\t orq $0x100, (%%rsp)\n\t popfq\n\t"
+		"xor %%eax, %%eax\n\t cpuid\n1:\n\t"
+		"mov $0x3ff, %%edx\n\t inb %%dx, %%al\n2:\n\t"
+		"mov $0xc0000081, %%ecx\n\t rdmsr\n3:\n\t"
+		"pushfq\n\t andq $~0x100, (%%rsp)\n\t popfq\n\t"
+		"lea 1b(%%rip), %%rcx\n\t mov %%rcx, 0(%0)\n\t"
+		"lea 2b(%%rip), %%rcx\n\t mov %%rcx, 8(%0)\n\t"
+		"lea 3b(%%rip), %%rcx\n\t mov %%rcx, 16(%0)"
+		:
+		: "r"(after)
+		: "rax", "rbx", "rcx", "rdx", "memory", "cc");
+}
+
+static void test_single_step(void)
+{
+	uint64_t after[3];
+	bool seen[3] = { false, false, false };
+
+	db_count = 0;
+	set_exception_handler(DB_VECTOR, l1_db);
+	single_step(after);
+	set_exception_handler(DB_VECTOR, NULL);
+	for (unsigned i = 0; i < db_count && i < 8; i++)
+		for (int k = 0; k < 3; k++)
+			seen[k] |= db_rips[i] == after[k];
+	report(seen[0] && seen[1] && seen[2],
+	       "L1 single-steps CPUID, IN, RDMSR: a #DB trap after each");
+}
+
 int main(void)
 {
 	if (svm_skip_if_unsupported())
@@ -408,6 +454,7 @@ int main(void)
 	test_vmload_vmsave_effects();
 	test_skinit();
 	test_hlt_shutdown();
+	test_single_step();
 	test_l2_svme_clear();
 	return report_summary();
 }

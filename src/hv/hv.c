@@ -80,7 +80,7 @@ void hv_queue_exception(struct hv *hv, int vector, uint32_t err, bool has_err)
         hv->stats.injected[vector]++;
 }
 
-void hv_skip_insn(struct hv *hv)
+void hv_retire_insn(struct hv *hv)
 {
     struct vmcb *v = hv->vmcb;
 
@@ -88,6 +88,19 @@ void hv_skip_insn(struct hv *hv)
     v->control.int_state &= ~INT_STATE_SHADOW;
     hv->cpu->icount++;
     hv->stats.insns[hv_level(hv)]++;
+}
+
+/* With RFLAGS.TF set, an instruction that completes is followed by a #DB
+ * trap with DR6.BS (APM vol. 2, 13.1.3), whoever executed it. */
+void hv_skip_insn(struct hv *hv)
+{
+    struct vmcb *v = hv->vmcb;
+
+    hv_retire_insn(hv);
+    if (v->save.rflags & FLAG_TF) {
+        v->save.dr6 |= DR6_BS;
+        hv_queue_exception(hv, EXC_DB, 0, false);
+    }
 }
 
 enum x86_stop hv_internal_error(struct hv *hv, const char *what)

@@ -25,8 +25,11 @@ enum x86_stop hv_handle_exit(struct hv *hv, uint64_t exit_code);
 
 /* hv.c */
 void hv_queue_exception(struct hv *hv, int vector, uint32_t err, bool has_err);
-/* The instruction that exited is done: RIP to NRIP, retire it. */
+/* The instruction that exited is done: RIP to NRIP, retire it, and the
+ * single-step trap if RFLAGS.TF asks for one. */
 void hv_skip_insn(struct hv *hv);
+/* The same without the trap (VMRUN: the guest runs next). */
+void hv_retire_insn(struct hv *hv);
 /* Reports an internal inconsistency of L0 on stderr; the machine stops. */
 enum x86_stop hv_internal_error(struct hv *hv, const char *what);
 

@@ -280,7 +280,7 @@ enum x86_stop nested_vmrun(struct hv *hv)
     copy_ctl(&hv->nested.ctl, &vmcb12->control);
     copy_save(&hv->nested.save, &vmcb12->save);
     /* L1 continues after its VMRUN whenever it gets control back */
-    hv_skip_insn(hv);
+    hv_retire_insn(hv);
     if ((bad = check_save(&hv->nested.save)) ||
         (bad = check_ctl(&hv->nested.ctl, &hv->nested.save, v01->save.cr0))) {
         nested_vmrun_invalid(hv, bad);
