@@ -8,8 +8,8 @@
 # and the exit status must be the same under both. A FAIL under QEMU of a
 # test listed in tests/qemu-deviations.md as `- NAME: TESTNAME: why` is a
 # known QEMU deviation: it is reported as `known deviation NAME: TESTNAME`
-# and that test is left out of the comparison, as is a test QEMU skipped
-# (`skipped under qemu NAME: N tests`). Prints `ok NAME` /
+# and that test is left out of the comparison, as is a test QEMU or nsvm
+# skipped (`skipped under qemu|nsvm NAME: N tests`). Prints `ok NAME` /
 # `not ok NAME (diff)` per payload, then `N passed, M failed`.
 set -u
 
@@ -105,6 +105,30 @@ drop_test() {
 	mv "$f.tmp" "$f"
 }
 
+# drop_skipped FROM OTHER SIDE: removes the tests FROM skipped from both
+# lists and says how many.
+drop_skipped() {
+	local from=$1 other=$2 side=$3 line t skipped=0
+	while IFS= read -r line; do
+		t=${line#SKIP: }
+		t=${t% (*}
+		drop_test "$t" "$from"
+		drop_test "$t" "$other"
+		skipped=$((skipped + 1))
+	done < <(grep '^SKIP: ' "$from")
+	[ "$skipped" = 0 ] || echo "skipped under $side $name: $skipped tests"
+}
+
+# drop_unmatched FROM OTHER: removes from FROM the tests OTHER does not have.
+drop_unmatched() {
+	local from=$1 other=$2
+	sed -E 's/^(PASS|FAIL|SKIP): //; s/ \(.*//' "$other" | sort -u > "$other.names"
+	awk 'NR == FNR { have[$0] = 1; next }
+	     { s = $0; sub(/^(PASS|FAIL|SKIP): /, "", s); sub(/ \(.*/, "", s);
+	       if (s in have) print }' "$other.names" "$from" > "$from.tmp"
+	mv "$from.tmp" "$from"
+}
+
 passed=0
 failed=0
 for payload in build/guest/tests/*.elf; do
@@ -126,17 +150,15 @@ for payload in build/guest/tests/*.elf; do
 			known=$((known + 1))
 		fi
 	done < <(grep '^FAIL: ' "$q.lines")
-	# A test QEMU skipped (a feature it does not offer) has nothing to be
-	# compared with: it is left out on both sides.
-	skipped=0
-	while IFS= read -r line; do
-		t=${line#SKIP: }
-		t=${t% (*}
-		drop_test "$t" "$q.lines"
-		drop_test "$t" "$n.lines"
-		skipped=$((skipped + 1))
-	done < <(grep '^SKIP: ' "$q.lines")
-	[ "$skipped" = 0 ] || echo "skipped under qemu $name: $skipped tests"
+	# A test skipped on one side (a feature QEMU or nsvm does not offer)
+	# has nothing to be compared with: it is left out on both sides.
+	drop_skipped "$q.lines" "$n.lines" qemu
+	if grep -q '^SKIP: ' "$n.lines"; then
+		# nsvm skipped a feature it does not offer yet: the tests that
+		# ran only under QEMU are left out too
+		drop_skipped "$n.lines" "$q.lines" nsvm
+		drop_unmatched "$q.lines" "$n.lines"
+	fi
 	# The status of a payload that returns report_summary() counts the
 	# known failures too (or is 1): without other failures it is a pass.
 	if [ "$known" != 0 ] && ! grep -q '^FAIL' "$q.lines" &&

@@ -198,6 +198,9 @@ static void step(struct cpu *cpu)
 
 enum x86_stop x86_run(struct cpu *cpu)
 {
+    /* icount at the last delivery; volatile: it lives across longjmp */
+    volatile uint64_t delivered_at = UINT64_MAX;
+
     cpu->stop = STOP_NONE;
     cpu->fault_jmp_valid = true;
     setjmp(cpu->fault_jmp);   /* x86_raise() comes back here */
@@ -206,6 +209,14 @@ enum x86_stop x86_run(struct cpu *cpu)
 
     while (cpu->stop == STOP_NONE) {
         if (cpu->pending_exc >= 0) {
+            /* A delivery retires nothing.  One that follows another with
+             * no instruction retired in between takes one instruction from
+             * the budget, so that handlers which fault on their first
+             * instruction forever (an IST stack makes every round alike)
+             * still meet --max-insns and --timeout. */
+            if (delivered_at == cpu->icount && cpu->icount_limit > cpu->icount)
+                cpu->icount_limit--;
+            delivered_at = cpu->icount;
             x86_deliver_pending(cpu);
             continue;
         }
