@@ -91,6 +91,8 @@ fi
 # bare and nested give each payload the same output and status (nsvm check)
 [ -f tests/agree.sh ] && run_counted agree bash tests/agree.sh
 [ -f tests/check-qemu.sh ] && run_counted check-qemu bash tests/check-qemu.sh
+# --max-insns, --timeout, --mem, bad payloads: exit statuses and messages
+[ -f tests/limits.sh ] && run_counted limits bash tests/limits.sh
 
 # --- sanitizers: the unit tests, the differential test and the payloads
 # again, against the SANITIZE=1 build (build/san, ASan + UBSan).  A report
@@ -117,6 +119,10 @@ san_check() {
 		run_counted san/payloads-nested bash tests/payloads.sh \
 			--mode nested --nsvm build/san/nsvm
 		files+=($(san_reports build/test-logs/payloads/nested/*.err))
+	fi
+	if [ -f tests/limits.sh ]; then
+		run_counted san/limits bash tests/limits.sh --nsvm build/san/nsvm
+		files+=($(san_reports build/test-logs/limits/*.err))
 	fi
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 	if [ ${#files[@]} = 0 ]; then
