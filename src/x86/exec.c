@@ -115,15 +115,17 @@ static void trace_insn(struct cpu *cpu, const struct insn *in)
             (unsigned long long)cpu->rip, text);
 }
 
-static void run_block(struct cpu *cpu, const struct block *b)
+/* Run a block's instructions (at most the remaining budget).  Inlined
+ * twice: with tracing compiled out for the hot path, and with it in. */
+static inline __attribute__((always_inline)) void
+run_insns(struct cpu *cpu, const struct block *b, bool trace)
 {
     uint64_t left = cpu->icount_limit - cpu->icount;
     const struct insn *in = b->insn;
     const struct insn *end = in + (left < b->n ? left : b->n);
-    bool trace = (cpu->trace & TRACE_INSN) != 0;
 
     for (; in < end; in++) {
-        if (unlikely(trace))
+        if (trace)
             trace_insn(cpu, in);
         cpu->next_rip = cpu->rip + in->len;
         in->exec(cpu, in);
@@ -134,6 +136,14 @@ static void run_block(struct cpu *cpu, const struct block *b)
             break;
         }
     }
+}
+
+static void run_block(struct cpu *cpu, const struct block *b)
+{
+    if (unlikely(cpu->trace & TRACE_INSN))
+        run_insns(cpu, b, true);
+    else
+        run_insns(cpu, b, false);
 }
 
 /* The block at RIP: first through the links of the block just run (no

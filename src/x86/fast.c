@@ -26,6 +26,23 @@ static inline uint64_t ea_base(const struct cpu *cpu, const struct operand *op)
     return cpu->gpr[op->base] + (uint64_t)op->disp;
 }
 
+/* [base + index*scale + disp] (base may be absent or RIP), flat. */
+static inline uint64_t ea_sib(const struct cpu *cpu, const struct operand *op)
+{
+    uint64_t ea = (uint64_t)op->disp + cpu->gpr[op->index] * op->scale;
+    if (op->base < 16)
+        ea += cpu->gpr[op->base];
+    else if (op->base == REG_RIP)
+        ea += cpu->next_rip;
+    return ea;
+}
+
+/* [RIP + disp] or [disp32], flat. */
+static inline uint64_t ea_rip(const struct cpu *cpu, const struct operand *op)
+{
+    return (uint64_t)op->disp + (op->base == REG_RIP ? cpu->next_rip : 0);
+}
+
 /* ---- MOV ---- */
 
 static void mov_rr(struct cpu *cpu, const struct insn *in)
@@ -38,17 +55,60 @@ static void mov_ri(struct cpu *cpu, const struct insn *in)
     wr(cpu, in->op[0].reg, in->op[0].size, (uint64_t)in->op[1].disp);
 }
 
-static void mov_rm(struct cpu *cpu, const struct insn *in)
+#define MOV_MEM_FORMS(sfx, EA)                                               \
+    static void mov_rm_##sfx(struct cpu *cpu, const struct insn *in)        \
+    {                                                                        \
+        const struct operand *m = &in->op[1];                                \
+        uint64_t v = mem_read_lin(cpu, EA(cpu, m), m->size,                  \
+                                  mem_acc(m->seg, ACC_READ));                \
+        reg_write(cpu, in->op[0].reg, m->size, v);                           \
+    }                                                                        \
+    static void mov_mr_##sfx(struct cpu *cpu, const struct insn *in)        \
+    {                                                                        \
+        const struct operand *m = &in->op[0];                                \
+        mem_write_lin(cpu, EA(cpu, m), m->size,                              \
+                      reg_read(cpu, in->op[1].reg, m->size),                 \
+                      mem_acc(m->seg, ACC_WRITE));                           \
+    }                                                                        \
+    static void mov_mi_##sfx(struct cpu *cpu, const struct insn *in)        \
+    {                                                                        \
+        const struct operand *m = &in->op[0];                                \
+        mem_write_lin(cpu, EA(cpu, m), m->size, (uint64_t)in->op[1].disp,    \
+                      mem_acc(m->seg, ACC_WRITE));                           \
+    }
+
+MOV_MEM_FORMS(base, ea_base)
+MOV_MEM_FORMS(sib, ea_sib)
+MOV_MEM_FORMS(rip, ea_rip)
+
+/* The form of a flat 64-bit memory operand: 0 none, 1 base+disp, 2 SIB,
+ * 3 RIP-relative or absolute. */
+static int mem_form(const struct cpu *cpu, const struct insn *in,
+                    const struct operand *op)
 {
-    unsigned size = in->op[0].size;
-    wr(cpu, in->op[0].reg, size,
-       mem_read_lin(cpu, ea_base(cpu, &in->op[1]), size, mem_acc(in->op[1].seg, ACC_READ)));
+    if (op->kind != OP_MEM || in->asize != 8 || cpu->mode != MODE_LONG64 ||
+        op->seg >= SEG_FS || op->size == 0 || op->size > 8)
+        return 0;
+    if (op->index != REG_NONE)
+        return 2;
+    if (op->base < 16)
+        return 1;
+    return 3;
 }
 
-static void mov_mr(struct cpu *cpu, const struct insn *in)
+static insn_fn mov_mem_handler(const struct cpu *cpu, const struct insn *in)
 {
-    mem_write_lin(cpu, ea_base(cpu, &in->op[0]), in->op[1].size,
-                  GPR(cpu, &in->op[1]), mem_acc(in->op[0].seg, ACC_WRITE));
+    static const insn_fn rm[] = { NULL, mov_rm_base, mov_rm_sib, mov_rm_rip };
+    static const insn_fn mr[] = { NULL, mov_mr_base, mov_mr_sib, mov_mr_rip };
+    static const insn_fn mi[] = { NULL, mov_mi_base, mov_mi_sib, mov_mi_rip };
+    const struct operand *a = &in->op[0], *b = &in->op[1];
+    if (a->kind == OP_REG && a->size == b->size)
+        return rm[mem_form(cpu, in, b)];
+    if (b->kind == OP_REG && a->size == b->size)
+        return mr[mem_form(cpu, in, a)];
+    if (b->kind == OP_IMM)
+        return mi[mem_form(cpu, in, a)];
+    return NULL;
 }
 
 /* ---- ALU between registers and immediates (32/64-bit) ---- */
@@ -156,14 +216,6 @@ static bool is_gpr(const struct operand *op)
     return op->kind == OP_REG && op->reg < 16 && (op->size == 4 || op->size == 8);
 }
 
-static bool is_base_disp(const struct cpu *cpu, const struct insn *in,
-                         const struct operand *op)
-{
-    return op->kind == OP_MEM && op->base < 16 && op->index == REG_NONE &&
-           in->asize == 8 && cpu->mode == MODE_LONG64 && op->seg < SEG_FS &&
-           (op->size == 4 || op->size == 8);
-}
-
 insn_fn x86_fast_handler(const struct cpu *cpu, const struct insn *in)
 {
     static const struct { uint16_t mnemonic; insn_fn rr, ri; } alu[] = {
@@ -186,11 +238,7 @@ insn_fn x86_fast_handler(const struct cpu *cpu, const struct insn *in)
             return mov_rr;
         if (is_gpr(a) && b->kind == OP_IMM)
             return mov_ri;
-        if (is_gpr(a) && is_base_disp(cpu, in, b) && a->size == b->size)
-            return mov_rm;
-        if (is_base_disp(cpu, in, a) && is_gpr(b) && a->size == b->size)
-            return mov_mr;
-        return NULL;
+        return mov_mem_handler(cpu, in);
     }
     for (size_t i = 0; i < sizeof(alu) / sizeof(alu[0]); i++) {
         if (alu[i].mnemonic != in->mnemonic || !is_gpr(a))
