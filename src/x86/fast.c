@@ -150,7 +150,9 @@ ALU_FORMS(test, LAZY_LOGIC, a & b, 0)
 static inline int cond_lazy(const struct cpu *cpu, unsigned cc)
 {
     const struct lazy_flags *lf = &cpu->lf;
-    unsigned sh = 64 - lf->size * 8;
+    /* & 63: size is 0 while no lazy operation is recorded (op LAZY_NONE,
+     * r unused), and a shift by 64 is undefined */
+    unsigned sh = (64 - lf->size * 8) & 63;
     int64_t r = (int64_t)(lf->res << sh);   /* sign in bit 63 */
     bool t;
     if (lf->op == LAZY_SUB) {
