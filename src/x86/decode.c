@@ -1,6 +1,7 @@
 /* Zydis to struct insn, and the block cache (see decode.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <Zydis/Zydis.h>
 
@@ -244,11 +245,16 @@ struct decode_cache *decode_cache_new(void)
     struct decode_cache *dc = calloc(1, sizeof(*dc));
     if (!dc)
         return NULL;
-    dc->arena = malloc(DC_ARENA_SIZE);
-    if (!dc->arena) {
+    /* mapped, not malloc'd: pages are committed as blocks fill them, and
+     * sanitizer builds do not poison 16 MiB of shadow per machine (the
+     * fuzzers make one machine per input) */
+    void *arena = mmap(NULL, DC_ARENA_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (arena == MAP_FAILED) {
         free(dc);
         return NULL;
     }
+    dc->arena = arena;
     void (*const reg[])(insn_fn *) = {
         x86_ops_alu, x86_ops_shift, x86_ops_muldiv, x86_ops_bit,
         x86_ops_move, x86_ops_stack, x86_ops_branch, x86_ops_string,
@@ -262,7 +268,7 @@ struct decode_cache *decode_cache_new(void)
 void decode_cache_free(struct decode_cache *dc)
 {
     if (dc) {
-        free(dc->arena);
+        munmap(dc->arena, DC_ARENA_SIZE);
         free(dc);
     }
 }
