@@ -237,6 +237,7 @@ static void select_context(struct cpu *cpu, unsigned ctx)
     cpu->tlb_ctx = ctx;
     cpu->tlb = cpu->tlb_store[ctx];
     cpu->tlb_epoch++;
+    x86_update_ac(cpu);   /* its CPL-3 set may hold unchecked entries */
 }
 
 /* What a guest context's entries depend on besides the page tables. */

@@ -185,6 +185,22 @@ static void test_ac_mov_cr0(void **state)
     assert_int_equal(load32(cpu, PAGE + 1), EXC_AC);
 }
 
+/* A world switch to a TLB context whose CPL-3 entries were filled while
+ * unarmed: armed now, they must not be used (the context is reused as is:
+ * same ASID, CR3 and paging state, no flush asked for). */
+static void test_ac_tlb_context(void **state)
+{
+    struct cpu *cpu = &((struct fixture *)*state)->cpu;
+    enter_user(cpu);
+    x86_tlb_enter_guest(cpu, 1, 0, true);
+    assert_int_equal(load32(cpu, PAGE + 1), -1);   /* fills the guest's set */
+    x86_tlb_enter_host(cpu);
+    set_am(cpu, true);
+    set_ac(cpu, true);
+    x86_tlb_enter_guest(cpu, 1, 0, false);
+    assert_int_equal(load32(cpu, PAGE + 1), EXC_AC);
+}
+
 /* Host: FNSTSW/FNSTCW/FLDCW m16 at an odd address; FNSAVE, FRSTOR,
  * FNSTENV, FLDENV need 4 bytes (2 with a 16-bit operand size); FXSAVE and
  * FXRSTOR raise #AC below 4-byte alignment, else #GP(0) when not
@@ -244,6 +260,7 @@ int main(void)
         T(test_ac_not_checked),
         T(test_ac_tlb),
         T(test_ac_mov_cr0),
+        T(test_ac_tlb_context),
         T(test_ac_x87),
 #undef T
     };
