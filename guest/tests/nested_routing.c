@@ -26,25 +26,47 @@ static uint8_t *page;           /* a page L2 may use (VMCB image, buffers) */
 
 static volatile int l2_vec, l2_count;
 static volatile uint64_t l2_rip;
-static uint64_t l2_skip;
+static uint64_t l2_end;
 
+/* Where L2 goes when its code's end faults too: HLT, intercepted. */
+extern char l2_bail[];
+asm(".pushsection .text\n"
+    "l2_bail:\n\t"
+    "hlt\n\t"
+    "ud2\n"
+    ".popsection");
+
+/* A fault ends L2's code: it resumes at the VMMCALL after it, so that a
+ * fault in the wrong place is reported (l2_rip), never run into; if that
+ * faults as well, at an intercepted HLT. */
 static void l2_fault(struct ex_regs *r)
 {
 	l2_vec = (int)r->vector;
 	l2_count++;
+	if (r->rip == l2_end || l2_count > 4) {
+		r->rip = (uint64_t)l2_bail;
+		return;
+	}
 	l2_rip = r->rip;
-	r->rip += l2_skip;
+	r->rip = l2_end;
 }
 
-/* L2 runs code, then the VMMCALL svm_vcpu_set_code appends (intercepted). */
+/* L2 runs code, then the VMMCALL svm_vcpu_set_code appends (intercepted).
+ * skip: the length of the code's last instruction, if the test expects it
+ * to fault (documentation only: every fault resumes at the VMMCALL). */
 static uint64_t prepare(const uint8_t *code, size_t len, uint64_t skip)
 {
+	uint64_t start;
+
+	(void)skip;
 	svm_vcpu_init(&vcpu, NULL);
 	l2_vec = -1;
 	l2_count = 0;
 	l2_rip = 0;
-	l2_skip = skip;
-	return svm_vcpu_set_code(&vcpu, code, len);
+	start = svm_vcpu_set_code(&vcpu, code, len);
+	vmcb_set_intercept(vcpu.vmcb, INTERCEPT_HLT);
+	l2_end = start + len;
+	return start;
 }
 
 static uint64_t go(void)

@@ -209,20 +209,16 @@ static void test_ud_intercepted(bool user)
 
 static void test_vmrun_checks(void)
 {
-	uint64_t rip;
-
 	setup(false, false, false);
 	run();
 	report(vcpu.vmcb->control.exit_code == SVM_EXIT_CPUID && ud_count == 1,
 	       "vmcb12 without the VMMCALL intercept: VMRUN succeeds");
 
-	rip = setup(false, true, false);
+	setup(false, true, false);
 	vmcb_clr_intercept(vcpu.vmcb, INTERCEPT_VMRUN);
 	run();
 	svm_expect_exit("vmcb12 without the VMRUN intercept: VMEXIT_INVALID (64-bit -1)",
 			&vcpu, 0xffffffffffffffffull, 0, 0);
-	report(vcpu.vmcb->save.rip == rip && vcpu.vmcb->save.rax == KVM_HC_VAPIC_POLL_IRQ,
-	       "failed VMRUN: vmcb12's state-save area unchanged");
 }
 
 /* ---- vmcb12 is read once: L2 rewriting it changes nothing ---- */
