@@ -86,6 +86,8 @@ static uint8_t *str_host(struct cpu *cpu, uint64_t lin, uint64_t ea,
     uint64_t off = lin & (PAGE_SIZE - 1);
     if (off > PAGE_SIZE - size || ea > amask - (size - 1))
         return NULL;
+    if (cpu->cpl == 3 && x86_ac_armed(cpu))
+        return NULL;   /* alignment checks: element by element */
     struct tlb_entry *e = tlb_slot(cpu, lin, write ? ACC_WRITE : ACC_READ);
     uint8_t *host;
     if ((write ? e->tag_write : e->tag_read) == (lin & ~(uint64_t)0xfff))
