@@ -154,8 +154,8 @@ static bool hv_wrmsr(struct hv *hv, uint32_t msr, uint64_t val)
             return false;
         hv->hsave_pa = val;
         return true;
-    case MSR_TSC:
-        hv->cpu->tsc_offset = val - hv->cpu->icount - v->control.tsc_offset;
+    case MSR_TSC:   /* the hardware's TSC, which the guest sees offset */
+        hv->cpu->tsc_offset += val - (x86_tsc(hv->cpu) + v->control.tsc_offset);
         return true;
     case MSR_PAT:
         if (v->control.misc_ctl & MISC_CTL_NP_ENABLE) {
