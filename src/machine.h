@@ -11,9 +11,13 @@
 #include <stdio.h>
 
 #include "boot/multiboot.h"
+#include "dev/apic.h"
 #include "dev/bus.h"
 #include "dev/debug_exit.h"
+#include "dev/fw_cfg.h"
+#include "dev/pic.h"
 #include "dev/serial.h"
+#include "dev/shutdown.h"
 #include "hv/hv.h"
 #include "x86/cpu.h"
 
@@ -54,6 +58,10 @@ struct machine {
     struct io_bus io;
     struct serial serial;
     struct debug_exit debug_exit;
+    struct apic apic;
+    struct pic pic;
+    struct fw_cfg fw_cfg;
+    struct shutdown_port shutdown;
     struct machine_options opt;
     struct mb_image image;
     FILE *serial_out, *trace_out;

@@ -19,11 +19,14 @@ static enum x86_stop cpuid_interception(struct hv *hv)
     return hv_emulate_cpuid(hv);
 }
 
-/* Nothing in the machine raises interrupts: a halted CPU never wakes, as
- * with --bare. */
+/* The guest waits for an interrupt: time skips to the next timer event
+ * and the guest resumes to take it; if nothing can ever wake it, the run
+ * ends as with --bare. */
 static enum x86_stop hlt_interception(struct hv *hv)
 {
     hv_skip_insn(hv);
+    if (x86_halt_wait(hv->cpu, (hv->vmcb->save.rflags & FLAG_IF) != 0))
+        return STOP_NONE;
     return STOP_HALT;
 }
 

@@ -150,6 +150,24 @@ struct x86_bus {
     bool (*mmio_write)(void *opaque, uint64_t pa, unsigned size, uint64_t val);
 };
 
+/* The platform's interrupt controller, beside the buses: set by the
+ * machine after x86_cpu_init() (which leaves it empty: no controller).
+ * intr.c asks it only while cpu->events has EVENT_INTR set.
+ * intr_pending: the vector it would deliver now, or -1 (priority and
+ * masking applied); intr_ack: the CPU takes it (INTA): the vector to
+ * deliver, or -1 if it went away.  timer: called once cpu->icount reaches
+ * cpu->timer_at.  host_gif: the GIF of a host emulated above the CPU
+ * (src/hv's view of L1), NULL = always set.  apic_msr: MSRs 0x1B, 0x6E0
+ * and 0x800-0x8FF (false = #GP); NULL: no APIC (CPUID says so too). */
+struct x86_intc {
+    void *opaque;
+    int (*intr_pending)(void *opaque);
+    int (*intr_ack)(void *opaque);
+    void (*timer)(void *opaque);
+    bool (*host_gif)(void *opaque);
+    bool (*apic_msr)(void *opaque, uint32_t msr, bool write, uint64_t *val);
+};
+
 /* Software TLB: linear page -> host pointer, with one tag per kind of
  * access.  A tag holds the page's linear address when that access is
  * allowed without a walk, else TLB_INVALID.  Two sets: supervisor and user. */
@@ -258,6 +276,13 @@ struct cpu {
     /* interrupt shadow (STI, MOV SS): no interrupts until icount passes it */
     uint64_t shadow_until;
     bool halted;
+    /* pending external events (EVENT_*): the run loop calls
+     * x86_check_events() before a block only while this is non-zero */
+    uint32_t events;
+    bool nmi_blocked;       /* from NMI delivery to the next IRET */
+    uint64_t timer_at;      /* icount at which bus.timer runs (UINT64_MAX: never) */
+    uint64_t idle_cycles;   /* time spent halted: clock = icount + idle_cycles */
+    uint64_t insn_stop;     /* the run loop's stop for the current block */
 
     /* exceptions: raised by x86_raise(), which longjmps to the run loop */
     jmp_buf fault_jmp;
@@ -281,6 +306,7 @@ struct cpu {
     uint8_t *code_pages;    /* per 4K page of RAM: 1 if decoded code lives there */
     uint32_t *page_gen;     /* per 4K page: bumped when its code is invalidated */
     struct x86_bus bus;
+    struct x86_intc intc;
 
     struct tlb_entry tlb_store[TLB_CONTEXTS][2][TLB_SIZE];
     struct tlb_tag tlb_tags[TLB_CONTEXTS];
@@ -378,11 +404,41 @@ void x87_reset(struct cpu *cpu);
 uint64_t x86_get_rflags(struct cpu *cpu);
 void x86_set_rflags(struct cpu *cpu, uint64_t val);
 
-/* Time: the TSC advances by one per retired instruction. */
+/* Time: the clock advances by one per retired instruction and by one per
+ * cycle spent halted (a halted CPU skips ahead to its next timer event);
+ * the TSC is the clock plus the offset IA32_TSC writes set. */
+static inline uint64_t x86_clock(const struct cpu *cpu)
+{
+    return cpu->icount + cpu->idle_cycles;
+}
+
 static inline uint64_t x86_tsc(const struct cpu *cpu)
 {
-    return cpu->icount + cpu->tsc_offset;
+    return x86_clock(cpu) + cpu->tsc_offset;
 }
+
+/* External events (intr.c).  Devices set and clear EVENT_INTR as their
+ * output to the CPU changes (an interrupt requested, whatever its
+ * priority); EVENT_NMI is the CPU's NMI latch. */
+#define EVENT_INTR (1u << 0)
+#define EVENT_NMI  (1u << 1)
+static inline void x86_set_event(struct cpu *cpu, uint32_t ev)
+{
+    cpu->events |= ev;
+    cpu->stop_block = true;   /* look at it after this instruction */
+}
+static inline void x86_clear_event(struct cpu *cpu, uint32_t ev)
+{
+    cpu->events &= ~ev;
+}
+/* Deliver the highest-priority deliverable event, if any (the run loop
+ * calls it between instructions while cpu->events is set).  Returns true
+ * if only an interrupt shadow holds a deliverable event back. */
+bool x86_check_events(struct cpu *cpu);
+/* A halted CPU: whether an event could wake it with RFLAGS.IF = if_set;
+ * if one would only come from the timer, time skips to it (counted in
+ * idle_cycles, not in icount).  False: nothing can ever wake it. */
+bool x86_halt_wait(struct cpu *cpu, bool if_set);
 
 static inline bool x86_long_mode(const struct cpu *cpu)
 {

@@ -17,6 +17,7 @@
 #define F_PAT   (1u << 16)
 #define F_SEP   (1u << 11)
 #define F_CLFSH (1u << 19)
+#define F_APIC  (1u << 9)    /* only with the machine's APIC (intc.apic_msr) */
 #define STD_EDX (F_DE | F_PSE | F_TSC | F_MSR | F_PAE | F_CX8 | F_SEP | F_PGE | \
                  F_CMOV | F_PAT | F_CLFSH)
 /* Leaf 7 EBX */
@@ -27,6 +28,8 @@
 #define F_CX16   (1u << 13)
 #define F_MOVBE  (1u << 22)
 #define F_POPCNT (1u << 23)
+#define F_X2APIC (1u << 21)
+#define F_TSC_DEADLINE (1u << 24)
 /* Leaf 0x80000001 */
 #define X_SYSCALL (1u << 11)
 #define X_NX      (1u << 20)
@@ -62,6 +65,10 @@ void x86_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]
         out[1] = (8u << 8) | (1u << 16);   /* CLFLUSH 64 bytes, 1 logical CPU */
         out[2] = F_CX16 | F_MOVBE | F_POPCNT;
         out[3] = STD_EDX;
+        if (cpu->intc.apic_msr) {
+            out[2] |= F_X2APIC | F_TSC_DEADLINE;
+            out[3] |= F_APIC;
+        }
         break;
     case 7:
         if (subleaf == 0)
@@ -77,6 +84,8 @@ void x86_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]
         out[0] = FAMILY_17H_EAX;
         out[2] = X_LAHF | X_ABM | (cpu->has_svm ? X_SVM : 0);
         out[3] = (STD_EDX & ~F_CLFSH) | X_SYSCALL | X_NX | X_PAGE1G | X_RDTSCP | X_LM;
+        if (cpu->intc.apic_msr)
+            out[3] |= F_APIC;
         break;
     case 0x80000002:
     case 0x80000003:

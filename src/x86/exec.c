@@ -120,7 +120,7 @@ static void trace_insn(struct cpu *cpu, const struct insn *in)
 static inline __attribute__((always_inline)) void
 run_insns(struct cpu *cpu, const struct block *b, bool trace)
 {
-    uint64_t left = cpu->icount_limit - cpu->icount;
+    uint64_t left = cpu->insn_stop - cpu->icount;
     const struct insn *in = b->insn;
     const struct insn *end = in + (left < b->n ? left : b->n);
 
@@ -230,10 +230,21 @@ enum x86_stop x86_run(struct cpu *cpu)
             x86_deliver_pending(cpu);
             continue;
         }
+        if (unlikely(cpu->icount >= cpu->timer_at)) {
+            cpu->timer_at = UINT64_MAX;
+            if (cpu->intc.timer)
+                cpu->intc.timer(cpu->intc.opaque);   /* may re-arm timer_at */
+        }
+        cpu->insn_stop = cpu->icount_limit < cpu->timer_at ? cpu->icount_limit
+                                                           : cpu->timer_at;
+        if (unlikely(cpu->events) && x86_check_events(cpu))
+            cpu->insn_stop = cpu->icount + 1;   /* through the shadow only */
         if (unlikely(cpu->halted)) {
-            /* no interrupt source exists yet: nothing can wake the CPU */
-            cpu->stop = STOP_HALT;
-            break;
+            if (!x86_halt_wait(cpu, (cpu->rflags & FLAG_IF) != 0)) {
+                cpu->stop = STOP_HALT;
+                break;
+            }
+            continue;
         }
         if (unlikely(cpu->icount >= cpu->icount_limit)) {
             cpu->stop = STOP_BUDGET;

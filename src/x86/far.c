@@ -214,6 +214,7 @@ static void op_iret(struct cpu *cpu, const struct insn *in)
         iret_prot(cpu, in);
     else
         iret_real(cpu, in);
+    cpu->nmi_blocked = false;   /* IRET ends NMI blocking (APM 8.2.3) */
 }
 
 void sys_ops_far(insn_fn *t)

@@ -26,11 +26,21 @@ enum {
     MSR_VM_HSAVE_PA = 0xc0010117,
 };
 
+/* The local APIC's MSRs (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC) go
+ * to the machine's APIC when it has one. */
+static bool apic_msr(const struct cpu *cpu, uint32_t msr)
+{
+    return cpu->intc.apic_msr &&
+           (msr == 0x1b || msr == 0x6e0 || (msr >= 0x800 && msr <= 0x8ff));
+}
+
 #define VM_CR_SVMDIS (1ull << 4)
 #define VM_CR_LOCK   (1ull << 3)
 
 bool x86_rdmsr(struct cpu *cpu, uint32_t msr, uint64_t *val)
 {
+    if (apic_msr(cpu, msr))
+        return cpu->intc.apic_msr(cpu->intc.opaque, msr, false, val);
     switch (msr) {
     case MSR_TSC:            *val = x86_tsc(cpu); return true;
     case MSR_APIC_BASE:      *val = cpu->apic_base; return true;
@@ -108,8 +118,10 @@ static bool wrmsr_svm(struct cpu *cpu, uint32_t msr, uint64_t val)
 
 bool x86_wrmsr(struct cpu *cpu, uint32_t msr, uint64_t val)
 {
+    if (apic_msr(cpu, msr))
+        return cpu->intc.apic_msr(cpu->intc.opaque, msr, true, &val);
     switch (msr) {
-    case MSR_TSC:            cpu->tsc_offset = val - cpu->icount; return true;
+    case MSR_TSC:            cpu->tsc_offset = val - x86_clock(cpu); return true;
     case MSR_APIC_BASE:      cpu->apic_base = val; return true;
     case MSR_SYSENTER_CS:    cpu->sysenter_cs = val & 0xffff; return true;
     case MSR_SYSENTER_ESP:   cpu->sysenter_esp = val; return true;

@@ -1,0 +1,124 @@
+/* External events: the point between two instructions where the CPU
+ * accepts an NMI or a maskable interrupt (APM vol. 2, 8.5 and 8.9), and
+ * the halted CPU that waits for one.
+ *
+ * The run loop calls x86_check_events() before a block only while
+ * cpu->events is non-zero, so ordinary code pays one test per block.
+ * Priority, highest first: NMI, then INTR.  Both are held while GIF is
+ * clear and inside an interrupt shadow (STI, MOV SS); NMI also from one
+ * NMI's delivery to the next IRET; INTR while RFLAGS.IF is clear.
+ *
+ * In guest mode the physical event is first offered to the SVM intercepts
+ * (INTR, NMI: #VMEXIT before the event is acknowledged, so it stays
+ * pending for the host); not intercepted, it is delivered through the
+ * guest's IDT.  With V_INTR_MASKING the host's RFLAGS.IF, not the guest's,
+ * masks physical interrupts (APM 15.21.1). */
+#include "svm/svm.h"
+#include "x86/cpu.h"
+
+static bool gif_set(struct cpu *cpu)
+{
+    return cpu->svm.gif &&
+           (!cpu->intc.host_gif || cpu->intc.host_gif(cpu->intc.opaque));
+}
+
+static bool in_shadow(const struct cpu *cpu)
+{
+    return cpu->shadow_until && cpu->icount <= cpu->shadow_until;
+}
+
+/* RFLAGS.IF as it masks physical interrupts at this level. */
+static bool intr_unmasked(const struct cpu *cpu)
+{
+    const struct svm_state *svm = &cpu->svm;
+    if (svm->guest_mode && svm->v_intr_masking)
+        /* a native host (src/hv) always takes its interrupts */
+        return !svm->hsave || (svm->hsave->save.rflags & FLAG_IF);
+    return (cpu->rflags & FLAG_IF) != 0;
+}
+
+static int intr_pending(struct cpu *cpu)
+{
+    if (!cpu->intc.intr_pending) {
+        x86_clear_event(cpu, EVENT_INTR);
+        return -1;
+    }
+    return cpu->intc.intr_pending(cpu->intc.opaque);
+}
+
+static void take_nmi(struct cpu *cpu)
+{
+    cpu->next_rip = cpu->rip;
+    cpu->halted = false;   /* RIP is past the HLT: the exit resumes there */
+    svm_check(cpu, SVM_EXIT_NMI, 0, 0);
+    x86_clear_event(cpu, EVENT_NMI);
+    cpu->nmi_blocked = true;
+    x86_deliver_event(cpu, EXC_NMI, EVT_NMI, 0, false);
+}
+
+static void take_intr(struct cpu *cpu)
+{
+    cpu->next_rip = cpu->rip;
+    cpu->halted = false;
+    svm_check(cpu, SVM_EXIT_INTR, 0, 0);
+    int vector = cpu->intc.intr_ack(cpu->intc.opaque);
+    if (vector < 0)
+        return;   /* withdrawn between the request and INTA */
+    x86_deliver_event(cpu, vector, EVT_EXTINT, 0, false);
+}
+
+bool x86_check_events(struct cpu *cpu)
+{
+    if (!gif_set(cpu))
+        return false;
+    bool nmi = (cpu->events & EVENT_NMI) && !cpu->nmi_blocked;
+    bool intr = (cpu->events & EVENT_INTR) && intr_unmasked(cpu) &&
+                intr_pending(cpu) >= 0;
+    if (!nmi && !intr)
+        return false;
+    if (in_shadow(cpu))
+        return true;
+    if (nmi)
+        take_nmi(cpu);
+    else
+        take_intr(cpu);
+    return false;
+}
+
+/* Something deliverable now, were IF as given. */
+static bool wakes(struct cpu *cpu, bool if_set)
+{
+    if ((cpu->events & EVENT_NMI) && !cpu->nmi_blocked)
+        return true;
+    return if_set && (cpu->events & EVENT_INTR) && intr_pending(cpu) >= 0;
+}
+
+/* A native host (src/hv) waits for its guest's events after #VMEXIT has
+ * cleared the hardware GIF: only its own view of the guest's GIF counts. */
+static bool halt_gif(struct cpu *cpu)
+{
+    if (cpu->svm.host_native && !cpu->svm.guest_mode)
+        return !cpu->intc.host_gif || cpu->intc.host_gif(cpu->intc.opaque);
+    return gif_set(cpu);
+}
+
+bool x86_halt_wait(struct cpu *cpu, bool if_set)
+{
+    if (cpu->svm.guest_mode)
+        if_set = intr_unmasked(cpu);
+    /* Firing the timer twice without a wake-up: its interrupt is masked
+     * or below the priority threshold, and a halted CPU changes neither. */
+    for (int fired = 0; fired < 2; fired++) {
+        if (!halt_gif(cpu))
+            return false;
+        if (wakes(cpu, if_set))
+            return true;
+        if (cpu->timer_at == UINT64_MAX || !cpu->intc.timer)
+            return false;
+        if (cpu->timer_at > cpu->icount)
+            cpu->idle_cycles += cpu->timer_at - cpu->icount;
+        cpu->timer_at = UINT64_MAX;
+        cpu->intc.timer(cpu->intc.opaque);
+    }
+    return wakes(cpu, if_set);
+}
