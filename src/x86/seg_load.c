@@ -51,17 +51,29 @@ static void load_null(struct cpu *cpu, int seg, uint16_t sel)
     cpu->seg[seg].limit = 0;
 }
 
+/* A load of SS that succeeded, in any mode, holds interrupts back until
+ * the next instruction has completed (the interrupt shadow). */
+static void ss_shadow(struct cpu *cpu, int seg)
+{
+    if (seg == SEG_SS) {
+        cpu->shadow_until = cpu->icount + 1;
+        cpu->stop_block = true;
+    }
+}
+
 /* MOV/POP to a data or stack segment register (not CS). */
 void x86_load_seg(struct cpu *cpu, int seg, uint16_t sel)
 {
     if (cpu->mode == MODE_REAL || (cpu->rflags & FLAG_VM)) {
         cpu->seg[seg].sel = sel;
         cpu->seg[seg].base = (uint64_t)sel << 4;
+        ss_shadow(cpu, seg);
         x86_update_mode(cpu);
         return;
     }
     if ((sel & ~3) == 0 && !(sel & 4)) {
         load_null(cpu, seg, sel);
+        ss_shadow(cpu, seg);
         x86_update_mode(cpu);
         return;
     }
@@ -91,10 +103,7 @@ void x86_load_seg(struct cpu *cpu, int seg, uint16_t sel)
     if (cpu->mode == MODE_LONG64 && seg >= SEG_FS)
         s.base = cpu->seg[seg].base & 0xffffffffull ? s.base : s.base;
     cpu->seg[seg] = s;
-    if (seg == SEG_SS) {
-        cpu->shadow_until = cpu->icount + 1;
-        cpu->stop_block = true;
-    }
+    ss_shadow(cpu, seg);
     x86_update_mode(cpu);
 }
 
