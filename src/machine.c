@@ -9,8 +9,11 @@
 
 /* With --timeout, the CPU runs in slices of this many instructions and the
  * wall clock is read between them; the slices do not change what the
- * guest sees, so runs stay reproducible. */
-#define TIMEOUT_SLICE (1ull << 24)
+ * guest sees, so runs stay reproducible.  The slowest instruction a guest
+ * can choose (one execution of a REP string instruction over open bus, 64
+ * elements: some 16 us) bounds how late the timeout is noticed: a second;
+ * ordinary code reads the clock every few hundred microseconds. */
+#define TIMEOUT_SLICE (1ull << 16)
 
 /* Payload files larger than this are refused before reading. */
 #define PAYLOAD_FILE_MAX (1ull << 30)

@@ -15,6 +15,9 @@
  *   spin=6  L1 checks the RAM it was given: memkb=K says how much
  *           (--mem), the multiboot memory map must say so, the last byte
  *           is RAM and the byte after it reads as open bus
+ *   spin=7  L1: REP MOVSB of 2^64 - 1 bytes from open bus to open bus
+ *           (above RAM), the slowest instruction there is, again and again
+ *   spin=8  L2: REP LODSQ of 2^64 - 1 quadwords from open bus
  *
  * Without spin= it only checks that its L2 set-up works and passes, so the
  * ordinary payload suites run it too.
@@ -48,6 +51,18 @@ static void ud_storm_gate(uint64_t ud2_address)
 	tss.ist[2] = (uint64_t)alloc_page() + PAGE_SIZE;
 	set_raw_gate(UD_VECTOR, ud2_address, 2);
 }
+
+/* mov esi, 0xf0000000; nop; nop; mov rdi, rsi; mov rcx, -1; cld;
+ * rep movsb / rep lodsq, then jump back to the REP */
+static const uint8_t REP_MOVSB[] = {
+	0xbe, 0x00, 0x00, 0x00, 0xf0, 0x90, 0x90, 0x48, 0x89, 0xf7,
+	0x48, 0xc7, 0xc1, 0xff, 0xff, 0xff, 0xff, 0xfc, 0xf3, 0xa4, 0xeb, 0xfc,
+};
+static const uint8_t REP_LODSQ[] = {
+	0xbe, 0x00, 0x00, 0x00, 0xf0, 0x90, 0x90, 0x48, 0x89, 0xf7,
+	0x48, 0xc7, 0xc1, 0xff, 0xff, 0xff, 0xff, 0xfc, 0xf3, 0x48, 0xad,
+	0xeb, 0xfb,
+};
 
 static void spin_l2(const uint8_t *code, size_t len)
 {
@@ -108,6 +123,15 @@ int main(void)
 		break;
 	case 6:
 		return check_memory();
+	case 7: {
+		uint8_t *page = alloc_page();
+		memcpy(page, REP_MOVSB, sizeof(REP_MOVSB));
+		((void (*)(void))page)();
+		break;
+	}
+	case 8:
+		spin_l2(REP_LODSQ, sizeof(REP_LODSQ));
+		break;
 	default:
 		if (svm_skip_if_unsupported())
 			return report_summary();

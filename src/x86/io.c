@@ -118,7 +118,7 @@ static void op_out(struct cpu *cpu, const struct insn *in)
  * each element, as for the other string instructions.  Long REP runs
  * yield after IO_BUDGET elements with RIP at the instruction. */
 
-#define IO_BUDGET 4096u
+#define IO_BUDGET 64u   /* a device access each: keep one execution short */
 
 static inline unsigned io_src_seg(const struct insn *in)
 {

@@ -23,6 +23,11 @@
 #include "x86/insn.h"
 
 #define STRING_BUDGET (1u << 16)   /* elements per execution of a REP */
+/* What an element taken one at a time spends of that budget: as much work
+ * as a thousand fast-path elements (page walks, MMIO), so a REP over open
+ * bus yields after 64 of them and one execution stays short whatever the
+ * guest aims it at (the instruction budget and --timeout count executions) */
+#define STRING_SLOW_COST 1024u
 #define PAGE_SIZE 4096u
 
 static inline int64_t str_delta(const struct cpu *cpu, unsigned size)
@@ -108,6 +113,11 @@ static uint8_t *str_host(struct cpu *cpu, uint64_t lin, uint64_t ea,
     return host;
 }
 
+static inline uint64_t str_spend(uint64_t budget, uint64_t cost)
+{
+    return cost < budget ? budget - cost : 0;
+}
+
 static inline uint64_t min3(uint64_t a, uint64_t b, uint64_t c)
 {
     uint64_t m = a < b ? a : b;
@@ -169,11 +179,12 @@ static void rep_movs(struct cpu *cpu, const struct insn *in, unsigned size)
             int64_t by = str_delta(cpu, size) * (int64_t)n;
             str_advance(cpu, in, RSI, by);
             str_advance(cpu, in, RDI, by);
+            budget -= n;
         } else {
             movs_one(cpu, in, size, seg);
+            budget = str_spend(budget, STRING_SLOW_COST);
         }
         count -= n;
-        budget -= n;
         reg_write(cpu, RCX, in->asize, count);
     }
 }
@@ -229,11 +240,12 @@ static void rep_stos(struct cpu *cpu, const struct insn *in, unsigned size)
             n = min3(count, budget, nd);
             stos_host(pd, n, size, down, cpu->gpr[RAX]);
             str_advance(cpu, in, RDI, str_delta(cpu, size) * (int64_t)n);
+            budget -= n;
         } else {
             stos_one(cpu, in, size);
+            budget = str_spend(budget, STRING_SLOW_COST);
         }
         count -= n;
-        budget -= n;
         reg_write(cpu, RCX, in->asize, count);
     }
 }
@@ -267,7 +279,8 @@ static inline void op_lods(struct cpu *cpu, const struct insn *in,
         return;
     }
     uint64_t count = cpu->gpr[RCX] & size_mask(in->asize);
-    for (uint64_t budget = STRING_BUDGET; count; budget--) {
+    for (uint64_t budget = STRING_BUDGET; count;
+         budget = str_spend(budget, STRING_SLOW_COST)) {
         if (budget == 0) {
             str_yield(cpu);
             return;
@@ -394,7 +407,9 @@ static void rep_cmp(struct cpu *cpu, const struct insn *in, unsigned size,
         before = count;
         if (!rep_cmp_round(cpu, in, size, seg, scas, &count, budget))
             return;
-        budget -= before - count;
+        /* one element: possibly the element path */
+        budget = str_spend(budget, before - count == 1 ? STRING_SLOW_COST
+                                                       : before - count);
     } while (true);
 }
 
