@@ -93,6 +93,9 @@ fi
 [ -f tests/check-qemu.sh ] && run_counted check-qemu bash tests/check-qemu.sh
 # --max-insns, --timeout, --mem, bad payloads: exit statuses and messages
 [ -f tests/limits.sh ] && run_counted limits bash tests/limits.sh
+# fuzz targets (ASan + UBSan): kept regressions and corpus replayed, and a
+# short fixed-seed run of each
+[ -f fuzz/run.sh ] && run_counted fuzz bash fuzz/run.sh --check
 
 # --- sanitizers: the unit tests, the differential test and the payloads
 # again, against the SANITIZE=1 build (build/san, ASan + UBSan).  A report

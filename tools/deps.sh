@@ -8,10 +8,12 @@
 #   libcmocka-dev         unit tests
 #   qemu-system-x86       the external oracle (make check-qemu, make bench)
 #   clang                 fuzzing builds (libFuzzer)
+#   libclang-rt-dev       libFuzzer and the sanitizer runtimes for clang
+#                         (only recommended by clang, so named here)
 set -euo pipefail
 
 packages=(gcc make binutils libc6-dev libzydis-dev libcmocka-dev
-          qemu-system-x86 clang)
+          qemu-system-x86 clang libclang-rt-dev)
 
 missing=()
 for p in "${packages[@]}"; do
