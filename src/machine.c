@@ -50,6 +50,67 @@ static int open_output(const char *path, FILE *dflt, FILE **out, bool *own,
     return 0;
 }
 
+/* The interrupt controllers and the firmware interfaces; the 8259 pair
+ * and the APIC start as PC firmware leaves them for a kernel. */
+static void pic_changed(void *opaque)
+{
+    struct machine *m = opaque;
+    apic_update(&m->apic);
+}
+
+static bool wire_platform(struct machine *m)
+{
+    const struct pio_range ranges[] = {
+        { .base = PIC_MASTER_BASE, .count = PIC_NPORTS, .width = 1,
+          .dev = &m->pic.chip[0], .read = pic_pio_read, .write = pic_pio_write },
+        { .base = PIC_SLAVE_BASE, .count = PIC_NPORTS, .width = 1,
+          .dev = &m->pic.chip[1], .read = pic_pio_read, .write = pic_pio_write },
+        { .base = FW_CFG_BASE, .count = FW_CFG_NPORTS, .width = 2,
+          .dev = &m->fw_cfg, .read = fw_cfg_pio_read, .write = fw_cfg_pio_write },
+        { .base = SHUTDOWN_PORT, .count = 1, .width = 1, .dev = &m->shutdown,
+          .read = shutdown_pio_read, .write = shutdown_pio_write },
+    };
+    pic_init(&m->pic, pic_changed, m);
+    apic_init(&m->apic, &m->cpu, &m->pic);
+    pic_firmware_setup(&m->pic);
+    apic_firmware_setup(&m->apic);
+    fw_cfg_init(&m->fw_cfg, m->ram_size, m->opt.append);
+    shutdown_port_init(&m->shutdown, &m->cpu);
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+        if (!io_bus_add_pio(&m->io, &ranges[i]))
+            return false;
+    return true;
+}
+
+static int machine_intr_pending(void *opaque)
+{
+    return apic_intr_pending(&((struct machine *)opaque)->apic);
+}
+
+static int machine_intr_ack(void *opaque)
+{
+    return apic_intr_ack(&((struct machine *)opaque)->apic);
+}
+
+static void machine_timer(void *opaque)
+{
+    apic_timer_fire(&((struct machine *)opaque)->apic);
+}
+
+/* In nested mode L0 holds L1's interrupts while L1's GIF (emulated by L0)
+ * is clear, as KVM does not inject into an L1 with GIF clear. */
+static bool machine_host_gif(void *opaque)
+{
+    const struct machine *m = opaque;
+    return m->opt.bare || m->hv.gif;
+}
+
+static bool machine_apic_msr(void *opaque, uint32_t msr, bool write,
+                             uint64_t *val)
+{
+    return apic_msr(&((struct machine *)opaque)->apic, msr, write, val);
+}
+
 static bool wire_devices(struct machine *m)
 {
     const struct pio_range com1 = {
@@ -63,7 +124,8 @@ static bool wire_devices(struct machine *m)
     };
     serial_init(&m->serial, m->serial_out);
     debug_exit_init(&m->debug_exit, &m->cpu);
-    return io_bus_add_pio(&m->io, &com1) && io_bus_add_pio(&m->io, &dexit);
+    return io_bus_add_pio(&m->io, &com1) && io_bus_add_pio(&m->io, &dexit) &&
+           wire_platform(m);
 }
 
 int machine_init(struct machine *m, const struct machine_options *opt)
@@ -94,6 +156,12 @@ int machine_init(struct machine *m, const struct machine_options *opt)
         fprintf(stderr, "nsvm: internal error: cannot set up the machine\n");
         return NSVM_EXIT_INTERNAL;
     }
+    m->cpu.intc = (struct x86_intc){
+        .opaque = m,
+        .intr_pending = machine_intr_pending, .intr_ack = machine_intr_ack,
+        .timer = machine_timer, .host_gif = machine_host_gif,
+        .apic_msr = machine_apic_msr,
+    };
     m->cpu.trace = opt->trace;
     m->cpu.trace_out = m->trace_out;
     return 0;
@@ -165,6 +233,11 @@ static int report_stop(struct machine *m, enum x86_stop why)
 
     switch (why) {
     case STOP_EXIT:
+        if (m->shutdown.powered_off) {
+            fprintf(stderr, "nsvm: guest powered off (Shutdown port 0x%x)\n",
+                    SHUTDOWN_PORT);
+            return 0;
+        }
         if (m->debug_exit.value > 0xff)
             fprintf(stderr, "nsvm: guest wrote 0x%x to the debug-exit port; "
                     "exit status is its low 8 bits (%d)\n",
@@ -274,11 +347,19 @@ void machine_pio_write(void *opaque, uint16_t port, unsigned size, uint32_t val)
 bool machine_mmio_read(void *opaque, uint64_t pa, unsigned size, uint64_t *val)
 {
     struct machine *m = opaque;
+    if (apic_mmio_decodes(&m->apic, pa)) {
+        *val = apic_mmio_read(&m->apic, pa, size);
+        return true;
+    }
     return io_bus_mmio_read(&m->io, pa, size, val);
 }
 
 bool machine_mmio_write(void *opaque, uint64_t pa, unsigned size, uint64_t val)
 {
     struct machine *m = opaque;
+    if (apic_mmio_decodes(&m->apic, pa)) {
+        apic_mmio_write(&m->apic, pa, size, val);
+        return true;
+    }
     return io_bus_mmio_write(&m->io, pa, size, val);
 }
