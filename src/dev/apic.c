@@ -56,12 +56,14 @@ void apic_init(struct apic *a, struct cpu *cpu, struct pic *pic)
     apic_update(a);
 }
 
-/* PC firmware routes the 8259 through LINT0 (ExtINT) and NMI to LINT1
- * before it starts a kernel; the APIC itself stays software-disabled. */
+/* As PC firmware (SeaBIOS under QEMU) leaves the APIC for a kernel:
+ * software-enabled with spurious vector 0xff, the 8259 through LINT0
+ * (ExtINT, level) and NMI on LINT1. */
 void apic_firmware_setup(struct apic *a)
 {
-    a->lvt[LVT_LINT0] = APIC_DM_EXTINT << 8;
-    a->lvt[LVT_LINT1] = APIC_DM_NMI << 8;
+    a->svr = APIC_SVR_ENABLE | 0xff;
+    a->lvt[LVT_LINT0] = APIC_LVT_LEVEL | (APIC_DM_EXTINT << 8);
+    a->lvt[LVT_LINT1] = APIC_LVT_LEVEL | (APIC_DM_NMI << 8);
     apic_update(a);
 }
 
