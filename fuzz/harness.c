@@ -52,6 +52,17 @@ void fm_build_npt(struct machine *m)
     build_identity(m, FM_NPT, 7);
 }
 
+void fm_npt_hide_host(struct machine *m)
+{
+    const uint64_t pt = FM_NPT + 0x3000;
+
+    put64(m, FM_NPT + 0x2000, pt | 7);
+    for (uint64_t pa = 0; pa < (2u << 20); pa += 4096) {
+        bool hidden = pa == FM_HSAVE || (pa >= FM_NPT && pa <= pt);
+        put64(m, pt + (pa >> 12) * 8, hidden ? 0 : pa | 7);
+    }
+}
+
 static void build_tables(struct machine *m, unsigned flags, size_t len)
 {
     uint8_t *stubs = fm_ram(m, FM_STUBS);

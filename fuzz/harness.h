@@ -24,9 +24,9 @@
 #define FM_TSS       0x3000u
 #define FM_STUBS     0x4000u    /* 8 bytes per vector: mov al,v; out 0xf4,al; hlt */
 #define FM_PT        0x6000u    /* PML4, PDPT, PD */
-#define FM_NPT       0x9000u    /* nested: PML4, PDPT, PD (identity as well) */
-#define FM_HSAVE     0xc000u
+#define FM_NPT       0x9000u    /* nested: PML4, PDPT, PD, PT (identity too) */
 #define FM_SCRATCH   0xd000u    /* the L1 stub's exit counter */
+#define FM_HSAVE     0xe000u
 #define FM_IOPM      0x10000u   /* 3 pages */
 #define FM_MSRPM     0x13000u   /* 2 pages */
 #define FM_VMCB12    0x15000u
@@ -78,6 +78,10 @@ void fm_vmcb_template(struct machine *m, struct vmcb *v, uint64_t rip);
 
 /* Identity nested page table at FM_NPT (2 MiB pages, first GiB). */
 void fm_build_npt(struct machine *m);
+/* Maps the first 2 MiB of the nested page table with 4 KiB pages and
+ * leaves out the host-save area and the nested table itself: an L2 under
+ * it cannot reach them whatever it does with its own paging. */
+void fm_npt_hide_host(struct machine *m);
 
 /* Writes at FM_L1_STUB a minimal L1 hypervisor and points RIP at it: it
  * runs the VMCB at FM_VMCB12 with VMRUN, and after each #VMEXIT resumes

@@ -121,8 +121,11 @@ static void save_l2_state(struct hv *hv, struct vmcb_save *s)
     s->cs = s02->cs;
     s->ss = s02->ss;
     s->ds = s02->ds;
-    s->gdtr = s02->gdtr;
-    s->idtr = s02->idtr;
+    /* base and limit only: #VMEXIT leaves the rest of these two alone */
+    s->gdtr.base = s02->gdtr.base;
+    s->gdtr.limit = s02->gdtr.limit;
+    s->idtr.base = s02->idtr.base;
+    s->idtr.limit = s02->idtr.limit;
     s->efer = (s02->efer & ~EFER_SVME) | (hv->nested.l2_svme ? EFER_SVME : 0);
     s->cr0 = s02->cr0;
     s->cr2 = s02->cr2;
