@@ -257,8 +257,8 @@ static int report_stop(struct machine *m, enum x86_stop why)
                 (unsigned long long)cpu->icount);
         return NSVM_EXIT_TIMEOUT;
     case STOP_HALT:
-        /* No device raises interrupts yet: with IF set, HLT waits forever
-         * as surely as with IF clear. */
+        /* The CPU stops halted only when no event could ever wake it: IF
+         * clear, or IF set with no timer armed and nothing deliverable. */
         fprintf(stderr, "nsvm: guest halted at RIP 0x%llx with %s\n", rip,
                 (x86_get_rflags(&m->cpu) & FLAG_IF)
                     ? "no interrupt source that could wake it"
