@@ -161,8 +161,11 @@ static void cache_controls(struct cpu *cpu, const struct vmcb *v)
         svm->host_cr8 = cpu->cr8;
         cpu->cr8 = c->int_ctl & INT_CTL_V_TPR_MASK;
     }
+    /* the shadow covers the guest's first instruction: the VMRUN
+     * instruction retires after this (icount + 1); a native host's VMRUN
+     * is not an instruction of the machine, so the next one is the guest's */
     if (c->int_state & INT_STATE_SHADOW)
-        cpu->shadow_until = cpu->icount + 1;
+        cpu->shadow_until = cpu->icount + (svm->host_native ? 0 : 1);
 }
 
 void svm_enter_guest(struct cpu *cpu, struct vmcb *v)
