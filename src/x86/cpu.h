@@ -357,7 +357,7 @@ void x86_tlb_flush_all(struct cpu *cpu);      /* every context */
 void x86_tlb_enter_guest(struct cpu *cpu, uint32_t asid, uint64_t ncr3,
                          bool flush);
 void x86_tlb_enter_host(struct cpu *cpu);
-/* INVLPGA: the page in the guest contexts of one ASID. */
+/* INVLPGA: the page in the contexts of one ASID (0 is the host's). */
 void x86_tlb_flush_asid_page(struct cpu *cpu, uint32_t asid, uint64_t lin);
 
 /* Control registers and MSRs with their architectural checks (#GP). */

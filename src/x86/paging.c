@@ -289,7 +289,7 @@ void x86_tlb_enter_host(struct cpu *cpu)
 void x86_tlb_flush_asid_page(struct cpu *cpu, uint32_t asid, uint64_t lin)
 {
     cpu->tlb_epoch++;
-    for (unsigned c = 1; c < TLB_CONTEXTS; c++)
+    for (unsigned c = 0; c < TLB_CONTEXTS; c++)   /* ASID 0: the host's */
         if (cpu->tlb_tags[c].asid == asid)
             flush_context_page(cpu, c, lin);
 }
