@@ -48,34 +48,15 @@ struct hv_stats {
     uint64_t injected[32];                  /* exceptions L0 injected */
 };
 
-/* The state-save fields VMRUN loads (APM 15.5.1), as copied from vmcb12. */
-struct nested_save {
-    struct vmcb_seg es, cs, ss, ds, gdtr, idtr;
-    uint64_t efer, cr0, cr2, cr3, cr4, dr6, dr7;
-    uint64_t rflags, rip, rsp, rax, g_pat;
-    uint8_t cpl;
-};
-
-/* The control fields L0 uses, as copied from vmcb12. */
-struct nested_ctl {
-    uint32_t intercepts[VMCB_INTERCEPT_WORDS];
-    uint16_t pause_filter_thresh, pause_filter_count;
-    uint64_t iopm_base_pa, msrpm_base_pa, tsc_offset;
-    uint32_t asid;
-    uint8_t tlb_ctl;
-    uint32_t int_ctl, int_vector, int_state;
-    uint64_t misc_ctl, nested_cr3, misc_ctl2;
-    uint32_t event_inj, event_inj_err;
-    uint64_t next_rip;      /* return RIP of an injected software event */
-};
-
 /* L1's nested-SVM state, kept by L0. */
 struct nested {
     bool guest_mode;        /* L2 is running: the current VMCB is vmcb02 */
     uint64_t vmcb12_pa;     /* the VMCB of L1's last VMRUN */
-    struct nested_ctl ctl;  /* vmcb12's control fields: every routing
-                               decision reads these, never vmcb12 */
-    struct nested_save save;
+    /* vmcb12's control fields and the state-save fields VMRUN loads,
+     * copied once (nested.c); every check and routing decision reads
+     * these, never vmcb12.  Fields VMRUN does not use stay zero. */
+    struct vmcb_control ctl;
+    struct vmcb_save save;
     bool l2_svme;           /* L2's EFER.SVME (the hardware's stays 1) */
 };
 

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "hv/internal.h"
+#include "svm/svm.h"
 
 /* ---- the copy ---- */
 
-static void copy_ctl(struct nested_ctl *c, const struct vmcb_control *v)
+static void copy_ctl(struct vmcb_control *c, const struct vmcb_control *v)
 {
     memcpy(c->intercepts, v->intercepts, sizeof(c->intercepts));
     c->pause_filter_thresh = v->pause_filter_thresh;
@@ -31,7 +32,7 @@ static void copy_ctl(struct nested_ctl *c, const struct vmcb_control *v)
     c->next_rip = v->next_rip;
 }
 
-static void copy_save(struct nested_save *s, const struct vmcb_save *v)
+static void copy_save(struct vmcb_save *s, const struct vmcb_save *v)
 {
     s->es = v->es;
     s->cs = v->cs;
@@ -54,91 +55,6 @@ static void copy_save(struct nested_save *s, const struct vmcb_save *v)
     s->cpl = v->cpl;
 }
 
-/* ---- the consistency checks (APM 15.5.1), on the copy ---- */
-
-/* One line per check: the failing one names itself in the trace. */
-#define CHECK(cond, why) do { if (cond) return why; } while (0)
-
-static bool pat_valid(uint64_t pat)
-{
-    for (int i = 0; i < 8; i++) {
-        unsigned t = (pat >> (i * 8)) & 0xff;
-        if (t == 2 || t == 3 || t > 7)
-            return false;
-    }
-    return true;
-}
-
-static bool map_beyond_maxphyaddr(uint64_t base, uint64_t size)
-{
-    return ((base & ~0xfffull) + size - 1) >> PHYS_ADDR_BITS != 0;
-}
-
-static const char *check_save(const struct nested_save *s)
-{
-    bool lme_pg = (s->efer & EFER_LME) && (s->cr0 & CR0_PG);
-
-    CHECK(!(s->efer & EFER_SVME), "EFER.SVME is clear");
-    CHECK(!(s->cr0 & CR0_CD) && (s->cr0 & CR0_NW), "CR0.CD is clear and CR0.NW set");
-    CHECK(s->cr0 >> 32, "CR0[63:32] are not zero");
-    CHECK(lme_pg && (s->cr3 >> PHYS_ADDR_BITS), "CR3 has MBZ bits set");
-    CHECK(s->cr4 & ~CR4_VALID, "CR4 has reserved bits set");
-    CHECK(s->dr6 >> 32, "DR6[63:32] are not zero");
-    CHECK(s->dr7 >> 32, "DR7[63:32] are not zero");
-    CHECK(s->efer & ~EFER_VALID, "EFER has MBZ bits set");
-    CHECK(lme_pg && !(s->cr4 & CR4_PAE), "EFER.LME and CR0.PG set, CR4.PAE clear");
-    CHECK(lme_pg && !(s->cr0 & CR0_PE), "EFER.LME and CR0.PG set, CR0.PE clear");
-    CHECK(lme_pg && (s->cr4 & CR4_PAE) && (s->cs.attrib & SEG_ATTR_L) &&
-          (s->cs.attrib & SEG_ATTR_DB), "EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D all set");
-    return NULL;
-}
-
-/* The vectors an EXCEPTION-type EVENTINJ may name: the exceptions this CPU
- * raises — not 2 (NMI), 9, 15, the reserved vectors, nor #CP, #VC, which
- * need features nsvm does not offer (15.20). */
-#define EVENTINJ_EXCEPTIONS                                                  \
-    ((1u << EXC_DE) | (1u << EXC_DB) | (1u << EXC_BP) | (1u << EXC_OF) |      \
-     (1u << EXC_BR) | (1u << EXC_UD) | (1u << EXC_NM) | (1u << EXC_DF) |      \
-     (1u << EXC_TS) | (1u << EXC_NP) | (1u << EXC_SS) | (1u << EXC_GP) |      \
-     (1u << EXC_PF) | (1u << EXC_MF) | (1u << EXC_AC) | (1u << EXC_MC) |      \
-     (1u << EXC_XM) | (1u << 28) | (1u << 30))   /* #HV, #SX */
-
-/* EVENTINJ (15.20): a reserved type, or an exception type whose vector is
- * not an exception. */
-static bool eventinj_illegal(uint32_t ev)
-{
-    unsigned type = ev & EVENTINJ_TYPE_MASK;
-    unsigned vec = ev & EVENTINJ_VECTOR_MASK;
-
-    if (!(ev & EVENTINJ_V))
-        return false;
-    if (type != EVENTINJ_TYPE_INTR && type != EVENTINJ_TYPE_NMI &&
-        type != EVENTINJ_TYPE_EXCEPTION && type != EVENTINJ_TYPE_SOFT_INT)
-        return true;
-    return type == EVENTINJ_TYPE_EXCEPTION &&
-           (vec > 31 || !((EVENTINJ_EXCEPTIONS >> vec) & 1));
-}
-
-/* l1_cr0: nested paging needs the host (L1) to have paging on. */
-static const char *check_ctl(const struct nested_ctl *c,
-                             const struct nested_save *s, uint64_t l1_cr0)
-{
-    bool np = (c->misc_ctl & MISC_CTL_NP_ENABLE) != 0;
-
-    CHECK(!((c->intercepts[INTERCEPT_VMRUN / 32] >> (INTERCEPT_VMRUN % 32)) & 1),
-          "the VMRUN intercept is clear");
-    CHECK(c->asid == 0, "ASID is 0");
-    CHECK(map_beyond_maxphyaddr(c->msrpm_base_pa, MSRPM_SIZE),
-          "the MSRPM extends beyond MAXPHYADDR");
-    CHECK(map_beyond_maxphyaddr(c->iopm_base_pa, IOPM_SIZE),
-          "the IOPM extends beyond MAXPHYADDR");
-    CHECK(eventinj_illegal(c->event_inj), "EVENTINJ is illegal");
-    CHECK(np && (c->nested_cr3 >> PHYS_ADDR_BITS), "nCR3 has MBZ bits set");
-    CHECK(np && !pat_valid(s->g_pat), "G_PAT is not a valid PAT");
-    CHECK(np && !(l1_cr0 & CR0_PG), "nested paging while L1 has paging off");
-    return NULL;
-}
-
 /* ---- vmcb02 ---- */
 
 /* The int_ctl bits L0 passes to the hardware: virtual interrupts and TPR;
@@ -150,7 +66,7 @@ static const char *check_ctl(const struct nested_ctl *c,
 static void build_ctl02(struct hv *hv)
 {
     const struct vmcb_control *c01 = &hv->vmcb01.control;
-    const struct nested_ctl *c12 = &hv->nested.ctl;
+    const struct vmcb_control *c12 = &hv->nested.ctl;
     struct vmcb_control *c = &hv->vmcb02.control;
 
     for (int i = 0; i < VMCB_INTERCEPT_WORDS; i++)
@@ -179,7 +95,7 @@ static void build_ctl02(struct hv *hv)
 
 static void build_save02(struct hv *hv)
 {
-    const struct nested_save *s12 = &hv->nested.save;
+    const struct vmcb_save *s12 = &hv->nested.save;
     struct vmcb_save *s = &hv->vmcb02.save;
 
     s->es = s12->es;
@@ -281,8 +197,10 @@ enum x86_stop nested_vmrun(struct hv *hv)
     copy_save(&hv->nested.save, &vmcb12->save);
     /* L1 continues after its VMRUN whenever it gets control back */
     hv_retire_insn(hv);
-    if ((bad = check_save(&hv->nested.save)) ||
-        (bad = check_ctl(&hv->nested.ctl, &hv->nested.save, v01->save.cr0))) {
+    /* the hardware's consistency checks (APM 15.5.1), on the copy; the
+     * host is L1, whose maps are in its RAM */
+    if ((bad = svm_vmcb_check(&hv->nested.ctl, &hv->nested.save,
+                              v01->save.cr0, true))) {
         nested_vmrun_invalid(hv, bad);
         return STOP_NONE;
     }

@@ -49,6 +49,17 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,
  * clean bits, flush by ASID, pause filter, AVIC, vGIF, vNMI. */
 #define SVM_FEATURES_IMPLEMENTED (SVM_FEATURE_NP | SVM_FEATURE_NRIPS)
 
+/* The consistency checks of APM 15.5.1 on a VMCB's controls and guest
+ * state, one named line each: the name of the first that fails, or NULL.
+ * host_cr0 is the CR0 of the host executing VMRUN; maps_in_memory says the
+ * IOPM and MSRPM are read at their base addresses.  VMRUN uses it, and so
+ * does an L0 that emulates VMRUN for its guest. */
+struct vmcb_control;
+struct vmcb_save;
+const char *svm_vmcb_check(const struct vmcb_control *c,
+                           const struct vmcb_save *s, uint64_t host_cr0,
+                           bool maps_in_memory);
+
 /* VMRUN for a host that is C code outside the machine (src/hv, the role
  * KVM plays on silicon).  vmcb is a host pointer the guest cannot reach;
  * the same consistency checks as the VMRUN instruction apply, but there is

@@ -22,12 +22,11 @@ static bool long_mode_paging(const struct vmcb_save *s)
     return (s->efer & EFER_LME) && (s->cr0 & CR0_PG);
 }
 
-/* A permission map must end below the physical address width; a native
- * host's maps are host buffers (cpu->svm.host_iopm/msrpm). */
-static bool map_beyond_maxphyaddr(const uint8_t *host, uint64_t base,
-                                  uint64_t size)
+/* A permission map read from memory must end below the physical address
+ * width. */
+static bool map_beyond_maxphyaddr(bool in_memory, uint64_t base, uint64_t size)
 {
-    return !host && (base & ~0xfffull) + size - 1 >= PHYS_LIMIT;
+    return in_memory && (base & ~0xfffull) + size - 1 >= PHYS_LIMIT;
 }
 
 static bool pat_valid(uint64_t pat)
@@ -47,10 +46,10 @@ static bool pat_valid(uint64_t pat)
             return name;                                                   \
     } while (0)
 
-const char *svm_vmrun_check(const struct cpu *cpu, const struct vmcb *v)
+const char *svm_vmcb_check(const struct vmcb_control *c,
+                           const struct vmcb_save *s, uint64_t host_cr0,
+                           bool maps_in_memory)
 {
-    const struct vmcb_save *s = &v->save;
-    const struct vmcb_control *c = &v->control;
     bool lmp = long_mode_paging(s);
     bool np = (c->misc_ctl & MISC_CTL_NP_ENABLE) != 0;
 
@@ -69,18 +68,27 @@ const char *svm_vmrun_check(const struct cpu *cpu, const struct vmcb *v)
     CHECK(lmp && (s->cr4 & CR4_PAE) && (s->cs.attrib & SEG_ATTR_L) &&
           (s->cs.attrib & SEG_ATTR_DB), "EFER.LME, CR0.PG, CR4.PAE, CS.L and CS.D are all set");
     CHECK(!vmcb_is_intercept(c, INTERCEPT_VMRUN), "the VMRUN intercept bit is clear");
-    CHECK(map_beyond_maxphyaddr(cpu->svm.host_msrpm, c->msrpm_base_pa, MSRPM_SIZE),
+    CHECK(map_beyond_maxphyaddr(maps_in_memory, c->msrpm_base_pa, MSRPM_SIZE),
           "the MSRPM extends beyond the physical address width");
-    CHECK(map_beyond_maxphyaddr(cpu->svm.host_iopm, c->iopm_base_pa, IOPM_SIZE),
+    CHECK(map_beyond_maxphyaddr(maps_in_memory, c->iopm_base_pa, IOPM_SIZE),
           "the IOPM extends beyond the physical address width");
     CHECK(!svm_eventinj_legal(c->event_inj), "illegal event injection (EVENTINJ)");
     CHECK(c->asid == 0, "ASID is zero");
     /* nested paging (15.25.3): a legal nCR3 and gPAT, a host with paging */
     CHECK(np && (c->nested_cr3 >> PHYS_ADDR_BITS), "nested paging: an MBZ bit of nCR3 is set");
     CHECK(np && !pat_valid(s->g_pat), "nested paging: G_PAT holds an invalid memory type");
-    CHECK(np && !cpu->svm.host_native && !(cpu->cr0 & CR0_PG),
+    CHECK(np && !(host_cr0 & CR0_PG),
           "nested paging: the host does not have paging enabled");
     return NULL;
+}
+
+const char *svm_vmrun_check(const struct cpu *cpu, const struct vmcb *v)
+{
+    /* a native host's maps are host buffers; it runs with paging on */
+    const struct svm_state *svm = &cpu->svm;
+    return svm_vmcb_check(&v->control, &v->save,
+                          svm->host_native ? CR0_PG : cpu->cr0,
+                          !svm->host_iopm);
 }
 #undef CHECK
 
