@@ -5,14 +5,6 @@
 #include "hv/internal.h"
 #include "svm/svm.h"
 
-static void seg_to_vmcb(struct vmcb_seg *v, const struct x86_seg *s)
-{
-    v->selector = s->sel;
-    v->attrib = s->attrib;
-    v->limit = s->limit;
-    v->base = s->base;
-}
-
 /* vmcb01's save area from the CPU as the loader left it: L1 starts in
  * the state it would start in on bare hardware.  The VMLOAD state (FS, GS,
  * TR, LDTR, the SYSCALL MSRs) is not loaded by VMRUN and stays in the CPU. */
@@ -21,27 +13,9 @@ static void init_l1_state(struct hv *hv)
     struct cpu *cpu = hv->cpu;
     struct vmcb_save *s = &hv->vmcb01.save;
 
-    seg_to_vmcb(&s->es, &cpu->seg[SEG_ES]);
-    seg_to_vmcb(&s->cs, &cpu->seg[SEG_CS]);
-    seg_to_vmcb(&s->ss, &cpu->seg[SEG_SS]);
-    seg_to_vmcb(&s->ds, &cpu->seg[SEG_DS]);
-    s->gdtr.base = cpu->gdtr.base;
-    s->gdtr.limit = cpu->gdtr.limit;
-    s->idtr.base = cpu->idtr.base;
-    s->idtr.limit = cpu->idtr.limit;
-    s->cpl = cpu->cpl;
+    svm_save_guest(cpu, &hv->vmcb01);
     hv->l1_svme = (cpu->efer & EFER_SVME) != 0;
     s->efer = cpu->efer | EFER_SVME;   /* VMRUN requires it of any guest */
-    s->cr0 = cpu->cr0;
-    s->cr2 = cpu->cr2;
-    s->cr3 = cpu->cr3;
-    s->cr4 = cpu->cr4;
-    s->dr6 = cpu->dr6;
-    s->dr7 = cpu->dr7;
-    s->rflags = x86_get_rflags(cpu);
-    s->rip = cpu->rip;
-    s->rsp = cpu->gpr[RSP];
-    s->rax = cpu->gpr[RAX];
     s->g_pat = cpu->pat;
 }
 

@@ -49,6 +49,10 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,
  * clean bits, flush by ASID, pause filter, AVIC, vGIF, vNMI. */
 #define SVM_FEATURES_IMPLEMENTED (SVM_FEATURE_NP | SVM_FEATURE_NRIPS)
 
+/* The CPU's state as a VMCB's state-save area holds it: what #VMEXIT
+ * writes back, and how a native host captures a machine's initial state. */
+void svm_save_guest(struct cpu *cpu, struct vmcb *v);
+
 /* The consistency checks of APM 15.5.1 on a VMCB's controls and guest
  * state, one named line each: the name of the first that fails, or NULL.
  * host_cr0 is the CR0 of the host executing VMRUN; maps_in_memory says the

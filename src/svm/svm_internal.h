@@ -64,8 +64,6 @@ static inline void svm_insn_prologue(struct cpu *cpu)
 const char *svm_vmrun_check(const struct cpu *cpu, const struct vmcb *v);
 /* Loads the guest state and caches the controls; enters guest mode. */
 void svm_enter_guest(struct cpu *cpu, struct vmcb *v);
-/* Writes the guest state back into the VMCB (#VMEXIT). */
-void svm_save_guest(struct cpu *cpu, struct vmcb *v);
 /* Leaves guest mode and restores the host the VMRUN came from. */
 void svm_restore_host(struct cpu *cpu);
 /* VMRUN of the emulated host, after the instruction's checks: the VMCB at
