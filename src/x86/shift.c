@@ -38,16 +38,30 @@ static inline uint64_t of_if(uint64_t cond)
     return cond ? FLAG_OF : 0;
 }
 
+/* The masked count (operand n) and the destination's value.  A zero count
+ * changes nothing, flags included — but the destination is still written
+ * back, so a read-only memory destination faults as it does on hardware:
+ * returns false then. */
+static bool shift_operands(struct cpu *cpu, const struct insn *in, unsigned n,
+                           unsigned *c, uint64_t *a)
+{
+    const struct operand *d = &in->op[0];
+    *c = op_read(cpu, in, &in->op[n]) & count_mask(d->size);
+    *a = op_read(cpu, in, d);
+    if (*c)
+        return true;
+    op_write(cpu, in, d, *a);
+    return false;
+}
+
 static void op_shl(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size, bits = size * 8;
-    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 1, &c, &a))
         return;
-    }
     uint64_t r = (a << c) & size_mask(size);
     /* CF: the last bit shifted out; a has at most 16 bits when c can
      * exceed the width, so a << (c - 1) never loses it. */
@@ -61,12 +75,10 @@ static void op_shr(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size;
-    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 1, &c, &a))
         return;
-    }
     uint64_t r = a >> c;
     uint64_t cf = (a >> (c - 1)) & 1;
     op_write(cpu, in, d, r);
@@ -78,12 +90,10 @@ static void op_sar(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size;
-    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 1, &c, &a))
         return;
-    }
     int64_t sa = (int64_t)sign_extend(a, size);
     uint64_t r = (uint64_t)(sa >> c) & size_mask(size);
     uint64_t cf = (uint64_t)(sa >> (c - 1)) & 1;
@@ -96,12 +106,10 @@ static void op_rol(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size, bits = size * 8;
-    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 1, &c, &a))
         return;
-    }
     unsigned n = c & (bits - 1);
     uint64_t r = n ? ((a << n) | (a >> (bits - n))) & size_mask(size) : a;
     uint64_t cf = r & 1;
@@ -113,12 +121,10 @@ static void op_ror(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size, bits = size * 8;
-    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 1, &c, &a))
         return;
-    }
     unsigned n = c & (bits - 1);
     uint64_t r = n ? ((a >> n) | (a << (bits - n))) & size_mask(size) : a;
     uint64_t cf = top_bit(r, size);
@@ -133,47 +139,38 @@ static unsigned rc_count(unsigned c, unsigned bits)
     return bits < 32 ? c % (bits + 1) : c;
 }
 
-static void op_rcl(struct cpu *cpu, const struct insn *in)
+/* RCL and RCR rotate CF:dest; RCR by n is RCL by width + 1 - n. */
+static void rotate_through_carry(struct cpu *cpu, const struct insn *in,
+                                 bool right)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size, bits = size * 8;
-    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 1, &c, &a))
         return;
-    }
     unsigned n = rc_count(c, bits);
+    if (right && n)
+        n = bits + 1 - n;
     u128 v = ((u128)flags_cf(cpu) << bits) | a;
     u128 w = ((u128)1 << (bits + 1)) - 1;
     if (n)
         v = ((v << n) | (v >> (bits + 1 - n))) & w;
     uint64_t r = (uint64_t)v & size_mask(size);
     uint64_t cf = (uint64_t)(v >> bits) & 1;
+    uint64_t of = top_bit(r, size) ^ (right ? (r >> (bits - 2)) & 1 : cf);
     op_write(cpu, in, d, r);
-    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(top_bit(r, size) ^ cf));
+    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(of));
+}
+
+static void op_rcl(struct cpu *cpu, const struct insn *in)
+{
+    rotate_through_carry(cpu, in, false);
 }
 
 static void op_rcr(struct cpu *cpu, const struct insn *in)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size, bits = size * 8;
-    unsigned c = op_read(cpu, in, &in->op[1]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
-        return;
-    }
-    unsigned n = rc_count(c, bits);
-    u128 v = ((u128)flags_cf(cpu) << bits) | a;
-    u128 w = ((u128)1 << (bits + 1)) - 1;
-    if (n)
-        v = ((v >> n) | (v << (bits + 1 - n))) & w;
-    uint64_t r = (uint64_t)v & size_mask(size);
-    uint64_t cf = (uint64_t)(v >> bits) & 1;
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAG_CF | FLAG_OF,
-              cf | of_if(top_bit(r, size) ^ ((r >> (bits - 2)) & 1)));
+    rotate_through_carry(cpu, in, true);
 }
 
 /* SHLD dest, src, count: dest:src shifted left, the top half kept.  OF is
@@ -184,12 +181,10 @@ static void op_shld(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size, bits = size * 8;
-    unsigned c = op_read(cpu, in, &in->op[2]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 2, &c, &a))
         return;
-    }
     uint64_t s = reg_read(cpu, in->op[1].reg, size);
     uint64_t r, cf = 0, of = 0;
     if (c < bits) {
@@ -213,12 +208,10 @@ static void op_shrd(struct cpu *cpu, const struct insn *in)
 {
     const struct operand *d = &in->op[0];
     unsigned size = d->size, bits = size * 8;
-    unsigned c = op_read(cpu, in, &in->op[2]) & count_mask(size);
-    uint64_t a = op_read(cpu, in, d);
-    if (c == 0) {
-        op_write(cpu, in, d, a);
+    unsigned c;
+    uint64_t a;
+    if (!shift_operands(cpu, in, 2, &c, &a))
         return;
-    }
     uint64_t s = reg_read(cpu, in->op[1].reg, size);
     uint64_t r, cf = 0;
     if (c <= bits) {
