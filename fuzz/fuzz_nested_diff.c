@@ -11,10 +11,13 @@
  * saved state, everything L2 wrote) but the host-save area, whose format
  * software may not rely on (APM 15.30.4).
  *
- * L2 always runs under nested paging here, with the host-save area (and
- * the nested table) left out: an L2 that overwrote L1's host-save area
- * would make L1's state after #VMEXIT undefined, and the two modes may
- * then rightly differ. */
+ * What the APM leaves undefined is kept out, since there the two modes may
+ * rightly differ.  L2 always runs under nested paging that leaves out the
+ * host-save area (an L2 that overwrote it would make L1's state after
+ * #VMEXIT undefined), L1's page tables and the nested table; and every
+ * VMRUN flushes L2's TLB (TLB_CONTROL 1), since which of a stale and a
+ * fresh translation is used after a page-table write without INVLPG is up
+ * to the TLB, whose sharing between levels nesting changes. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -70,7 +73,8 @@ static bool same_outcome(struct machine *b, enum x86_stop wb,
     return same;
 }
 
-/* Nested paging on, whatever the input asked, without the host's pages. */
+/* Nested paging on, whatever the input asked, without the host's pages;
+ * a TLB flush at every VMRUN. */
 static void hide_host(struct machine *m)
 {
     struct vmcb *v = fm_ram(m, FM_VMCB12);
@@ -79,6 +83,7 @@ static void hide_host(struct machine *m)
     fm_npt_hide_host(m);
     v->control.misc_ctl |= MISC_CTL_NP_ENABLE;
     v->control.nested_cr3 = FM_NPT;
+    v->control.tlb_ctl = TLB_CONTROL_FLUSH_ALL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -58,7 +58,8 @@ void fm_npt_hide_host(struct machine *m)
 
     put64(m, FM_NPT + 0x2000, pt | 7);
     for (uint64_t pa = 0; pa < (2u << 20); pa += 4096) {
-        bool hidden = pa == FM_HSAVE || (pa >= FM_NPT && pa <= pt);
+        bool hidden = pa == FM_HSAVE || (pa >= FM_NPT && pa <= pt) ||
+                      (pa >= FM_PT && pa < FM_PT + 0x3000);
         put64(m, pt + (pa >> 12) * 8, hidden ? 0 : pa | 7);
     }
 }
@@ -79,6 +80,7 @@ static void build_tables(struct machine *m, unsigned flags, size_t len)
     put64(m, FM_TSS + 0x04, FM_RSP0);
     put64(m, FM_TSS + 0x24, FM_IST1);
     build_identity(m, FM_PT, 7);
+    build_identity(m, FM_PT2, 7);
 }
 
 static void seg(struct cpu *cpu, int s, uint16_t sel, uint16_t attrib)
@@ -189,7 +191,7 @@ void fm_vmcb_template(struct machine *m, struct vmcb *v, uint64_t rip)
     v->save.idtr = (struct vmcb_seg){ 0, 0, 256 * 16 - 1, FM_IDT };
     v->save.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME;
     v->save.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE | CR0_MP;
-    v->save.cr3 = FM_PT;
+    v->save.cr3 = FM_PT2;
     v->save.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     v->save.dr6 = 0xffff0ff0;
     v->save.dr7 = 0x400;

@@ -35,6 +35,7 @@
 #define FM_STACK     0x20000u   /* L1's stack top */
 #define FM_IST1      0x24000u   /* #DF stack top */
 #define FM_L2_STACK  0x30000u
+#define FM_PT2       0x40000u   /* L2's own PML4, PDPT, PD: the same map */
 #define FM_CODE      0x100000u  /* the fuzzer's code bytes */
 #define FM_CODE_MAX  0x10000u
 
@@ -72,15 +73,17 @@ static inline void *fm_ram(struct machine *m, uint64_t pa)
 enum x86_stop fm_run(struct machine *m, uint64_t budget);
 
 /* A VMCB that passes VMRUN's checks: the guest is a copy of the machine's
- * 64-bit CPL-0 state at rip with its own stack, ASID 1, the VMRUN,
+ * 64-bit CPL-0 state at rip with its own stack and its own page tables
+ * (FM_PT2, the same identity map), ASID 1, the VMRUN,
  * VMMCALL, HLT and SHUTDOWN intercepts, IOPM/MSRPM at FM_IOPM/FM_MSRPM. */
 void fm_vmcb_template(struct machine *m, struct vmcb *v, uint64_t rip);
 
 /* Identity nested page table at FM_NPT (2 MiB pages, first GiB). */
 void fm_build_npt(struct machine *m);
 /* Maps the first 2 MiB of the nested page table with 4 KiB pages and
- * leaves out the host-save area and the nested table itself: an L2 under
- * it cannot reach them whatever it does with its own paging. */
+ * leaves out the host-save area, L1's page tables and the nested table
+ * itself: an L2 under it cannot reach them whatever it does with its own
+ * paging. */
 void fm_npt_hide_host(struct machine *m);
 
 /* Writes at FM_L1_STUB a minimal L1 hypervisor and points RIP at it: it
