@@ -115,9 +115,10 @@ static void trace_insn(struct cpu *cpu, const struct insn *in)
             (unsigned long long)cpu->rip, text);
 }
 
-/* Run a block's instructions (at most the remaining budget).  Inlined
- * twice: with tracing compiled out for the hot path, and with it in. */
-static inline __attribute__((always_inline)) void
+/* Run a block's instructions (at most up to insn_stop).  Inlined twice:
+ * with tracing compiled out for the hot path, and with it in.  Returns
+ * false when an instruction asked to leave the block (stop_block). */
+static inline __attribute__((always_inline)) bool
 run_insns(struct cpu *cpu, const struct block *b, bool trace)
 {
     uint64_t left = cpu->insn_stop - cpu->icount;
@@ -133,17 +134,30 @@ run_insns(struct cpu *cpu, const struct block *b, bool trace)
         cpu->icount++;
         if (unlikely(cpu->stop_block)) {
             cpu->stop_block = false;
-            break;
+            return false;
         }
     }
+    return true;
 }
 
-static void run_block(struct cpu *cpu, const struct block *b)
+static bool run_block(struct cpu *cpu, const struct block *b)
 {
     if (unlikely(cpu->trace & TRACE_INSN))
-        run_insns(cpu, b, true);
-    else
-        run_insns(cpu, b, false);
+        return run_insns(cpu, b, true);
+    return run_insns(cpu, b, false);
+}
+
+/* The successor of a block through its links, or NULL. */
+static inline struct block *linked(const struct cpu *cpu, const struct block *b)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        const struct block_link *l = &b->link[i];
+        /* the epoch moves on every TLB flush, mode or CPL change and code
+         * invalidation, so a link from this epoch is still exact */
+        if (l->rip == cpu->rip && l->epoch == cpu->tlb_epoch)
+            return l->to;
+    }
+    return NULL;
 }
 
 /* The block at RIP: first through the links of the block just run (no
@@ -151,21 +165,15 @@ static void run_block(struct cpu *cpu, const struct block *b)
 static struct block *next_block(struct cpu *cpu, uint64_t *lin_out)
 {
     struct block *prev = cpu->last_block;
-    if (prev) {
-        for (unsigned i = 0; i < 2; i++) {
-            const struct block_link *l = &prev->link[i];
-            /* the epoch moves on every TLB flush, mode or CPL change and
-             * code invalidation, so a link from this epoch is still exact */
-            if (l->rip == cpu->rip && l->epoch == cpu->tlb_epoch)
-                return l->to;
-        }
-    }
+    struct block *b;
+    if (prev && (b = linked(cpu, prev)))
+        return b;
     uint64_t lin = seg_linear(cpu, SEG_CS, cpu->rip);
     uint64_t pa = fetch_pa(cpu, lin);
     *lin_out = lin;
     if (unlikely(pa >= cpu->ram_size))
         return NULL;
-    struct block *b = block_lookup(cpu, pa);
+    b = block_lookup(cpu, pa);
     if (!b)
         b = block_build(cpu, pa);
     if (b && prev) {
@@ -189,6 +197,10 @@ static void single_step(struct cpu *cpu)
     cpu->pending_has_err = false;
 }
 
+/* Run blocks from RIP, following links from block to block for as long as
+ * nothing needs the run loop: no instruction left its block early, the
+ * instruction budget or timer is not reached, no event is pending, and
+ * RFLAGS.TF is clear. */
 static void step(struct cpu *cpu)
 {
     uint64_t lin = 0;
@@ -198,11 +210,16 @@ static void step(struct cpu *cpu)
     }
     struct block *b = next_block(cpu, &lin);
     cpu->last_block = NULL;
-    if (b) {
-        run_block(cpu, b);
-        cpu->last_block = b;
-    } else {
+    if (!b) {
         exec_uncached(cpu, seg_linear(cpu, SEG_CS, cpu->rip));
+        return;
+    }
+    for (;;) {
+        bool whole = run_block(cpu, b);
+        cpu->last_block = b;
+        if (!whole || cpu->icount >= cpu->insn_stop || cpu->events ||
+            (cpu->rflags & FLAG_TF) || !(b = linked(cpu, b)))
+            return;
     }
 }
 
