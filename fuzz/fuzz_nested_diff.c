@@ -17,7 +17,10 @@
  * #VMEXIT undefined), L1's page tables and the nested table; and every
  * VMRUN flushes L2's TLB (TLB_CONTROL 1), since which of a stale and a
  * fresh translation is used after a page-table write without INVLPG is up
- * to the TLB, whose sharing between levels nesting changes. */
+ * to the TLB, whose sharing between levels nesting changes.  CPUID is
+ * always intercepted: L0 answers an L2 CPUID that L1 lets through as for
+ * any of its guests (hypervisor bit, hypervisor leaves, the ASIDs L1 may
+ * use), which is L0's view, not the hardware's. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -74,7 +77,7 @@ static bool same_outcome(struct machine *b, enum x86_stop wb,
 }
 
 /* Nested paging on, whatever the input asked, without the host's pages;
- * a TLB flush at every VMRUN. */
+ * a TLB flush at every VMRUN; CPUID intercepted. */
 static void hide_host(struct machine *m)
 {
     struct vmcb *v = fm_ram(m, FM_VMCB12);
@@ -84,6 +87,7 @@ static void hide_host(struct machine *m)
     v->control.misc_ctl |= MISC_CTL_NP_ENABLE;
     v->control.nested_cr3 = FM_NPT;
     v->control.tlb_ctl = TLB_CONTROL_FLUSH_ALL;
+    vmcb_set_intercept(v, INTERCEPT_CPUID);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
