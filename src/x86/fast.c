@@ -145,56 +145,64 @@ ALU_FORMS(test, LAZY_LOGIC, a & b, 0)
 
 /* ---- Jcc ---- */
 
-/* The condition straight from the last CMP/SUB or logic result; anything
- * else takes the general x86_cond(). */
-static inline int cond_lazy(const struct cpu *cpu, unsigned cc)
+/* Jcc after CMP/SUB or a logic result: one handler per condition code,
+ * chosen at decode, evaluates the condition straight from the lazy
+ * operands (no flags, no switch); anything else takes x86_cond().  In
+ * each pair the odd code is the negation of the even one. */
+static inline void jcc_take(struct cpu *cpu, const struct insn *in)
 {
-    const struct lazy_flags *lf = &cpu->lf;
-    /* & 63: size is 0 while no lazy operation is recorded (op LAZY_NONE,
-     * r unused), and a shift by 64 is undefined */
-    unsigned sh = (64 - lf->size * 8) & 63;
-    int64_t r = (int64_t)(lf->res << sh);   /* sign in bit 63 */
-    bool t;
-    if (lf->op == LAZY_SUB) {
-        uint64_t a = lf->src1, b = lf->src2;
-        int64_t sa = (int64_t)(a << sh), sb = (int64_t)(b << sh);
-        switch (cc >> 1) {
-        case 1: t = a < b; break;          /* B / AE */
-        case 2: t = r == 0; break;         /* E / NE */
-        case 3: t = a <= b; break;         /* BE / A */
-        case 4: t = r < 0; break;          /* S / NS */
-        case 6: t = sa < sb; break;        /* L / GE */
-        case 7: t = sa <= sb; break;       /* LE / G */
-        default: return -1;                /* O, P */
-        }
-    } else if (lf->op == LAZY_LOGIC) {
-        switch (cc >> 1) {
-        case 1: t = false; break;
-        case 2: t = r == 0; break;
-        case 3: t = r == 0; break;
-        case 4: t = r < 0; break;
-        case 6: t = r < 0; break;
-        case 7: t = r <= 0; break;
-        default: return -1;
-        }
-    } else {
-        return -1;
-    }
-    return t ^ (cc & 1);
+    uint64_t target = cpu->next_rip + (uint64_t)in->op[0].disp;
+    if (unlikely(!x86_canonical(target)))
+        x86_gp(cpu, 0);
+    cpu->next_rip = target;
 }
 
-static void jcc_fast(struct cpu *cpu, const struct insn *in)
-{
-    int t = cond_lazy(cpu, in->cond);
-    if (t < 0)
-        t = x86_cond(cpu, in->cond);
-    if (t) {
-        uint64_t target = cpu->next_rip + (uint64_t)in->op[0].disp;
-        if (unlikely(!x86_canonical(target)))
-            x86_gp(cpu, 0);
-        cpu->next_rip = target;
+/* a, b: the operands of the SUB; r: the result; sa, sb, sr: the same
+ * shifted so that the operand's sign is bit 63. */
+#define JCC_FORM(name, cc, sub_cond, logic_cond)                             \
+    static void name(struct cpu *cpu, const struct insn *in)               \
+    {                                                                        \
+        const struct lazy_flags *lf = &cpu->lf;                              \
+        unsigned sh = (64 - lf->size * 8) & 63;                              \
+        uint64_t a = lf->src1, b = lf->src2;                                 \
+        int64_t sa = (int64_t)(a << sh), sb = (int64_t)(b << sh);            \
+        int64_t sr = (int64_t)(lf->res << sh);                               \
+        bool t;                                                              \
+        (void)sa, (void)sb, (void)sr;                                        \
+        if (lf->op == LAZY_SUB)                                              \
+            t = (sub_cond);                                                  \
+        else if (lf->op == LAZY_LOGIC)                                       \
+            t = (logic_cond);                                                \
+        else                                                                 \
+            t = x86_cond(cpu, (cc) & ~1u);                                   \
+        if (t ^ ((cc) & 1))                                                  \
+            jcc_take(cpu, in);                                               \
     }
+
+JCC_FORM(jb_jae, 0x2, a < b, false)
+JCC_FORM(jae_jb, 0x3, a < b, false)
+JCC_FORM(je_jne, 0x4, sr == 0, sr == 0)
+JCC_FORM(jne_je, 0x5, sr == 0, sr == 0)
+JCC_FORM(jbe_ja, 0x6, a <= b, sr == 0)
+JCC_FORM(ja_jbe, 0x7, a <= b, sr == 0)
+JCC_FORM(js_jns, 0x8, sr < 0, sr < 0)
+JCC_FORM(jns_js, 0x9, sr < 0, sr < 0)
+JCC_FORM(jl_jge, 0xc, sa < sb, sr < 0)
+JCC_FORM(jge_jl, 0xd, sa < sb, sr < 0)
+JCC_FORM(jle_jg, 0xe, sa <= sb, sr <= 0)
+JCC_FORM(jg_jle, 0xf, sa <= sb, sr <= 0)
+
+/* O, NO, P, NP: rare after compilers' compares; the general path. */
+static void jcc_general(struct cpu *cpu, const struct insn *in)
+{
+    if (x86_cond(cpu, in->cond))
+        jcc_take(cpu, in);
 }
+
+static const insn_fn jcc_handlers[16] = {
+    jcc_general, jcc_general, jb_jae, jae_jb, je_jne, jne_je, jbe_ja, ja_jbe,
+    js_jns, jns_js, jcc_general, jcc_general, jl_jge, jge_jl, jle_jg, jg_jle,
+};
 
 /* ---- selection ---- */
 
@@ -232,7 +240,7 @@ insn_fn x86_fast_handler(const struct cpu *cpu, const struct insn *in)
         return NULL;
     if (is_jcc(in->mnemonic) && in->nops == 1 && a->kind == OP_IMM &&
         cpu->mode == MODE_LONG64 && in->osize == 8)
-        return jcc_fast;
+        return jcc_handlers[in->cond & 15];
     if (in->nops != 2)
         return NULL;
     if (in->mnemonic == ZYDIS_MNEMONIC_MOV) {
