@@ -94,28 +94,15 @@ const char *svm_vmrun_check(const struct cpu *cpu, const struct vmcb *v)
 
 /* ---- the world switch in ---- */
 
-/* The host state VMRUN saves (the host-save area uses the VMCB format). */
+/* The host state VMRUN saves: the host-save area uses the VMCB format, so
+ * it is the state a #VMEXIT would save, with the host resuming after its
+ * VMRUN at CPL 0. */
 static void save_host(struct cpu *cpu, struct vmcb *h)
 {
-    struct vmcb_save *s = &h->save;
-    svm_seg_store(&s->es, &cpu->seg[SEG_ES]);
-    svm_seg_store(&s->cs, &cpu->seg[SEG_CS]);
-    svm_seg_store(&s->ss, &cpu->seg[SEG_SS]);
-    svm_seg_store(&s->ds, &cpu->seg[SEG_DS]);
-    s->gdtr.base = cpu->gdtr.base;
-    s->gdtr.limit = cpu->gdtr.limit;
-    s->idtr.base = cpu->idtr.base;
-    s->idtr.limit = cpu->idtr.limit;
-    s->efer = cpu->efer;
-    s->cr0 = cpu->cr0;
-    s->cr3 = cpu->cr3;
-    s->cr4 = cpu->cr4;
-    s->rflags = x86_get_rflags(cpu);
-    s->rip = cpu->next_rip;
-    s->rsp = cpu->gpr[RSP];
-    s->rax = cpu->gpr[RAX];
-    s->g_pat = cpu->pat;
-    s->cpl = 0;
+    svm_save_guest(cpu, h);
+    h->save.rip = cpu->next_rip;
+    h->save.g_pat = cpu->pat;
+    h->save.cpl = 0;
 }
 
 static void load_guest_state(struct cpu *cpu, const struct vmcb_save *s)
