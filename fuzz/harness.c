@@ -38,7 +38,10 @@ static void set_gate(struct machine *m, unsigned vec, uint64_t target,
     put64(m, FM_IDT + vec * 16 + 8, target >> 32);
 }
 
-/* Identity map of the first GiB with 2 MiB pages: PML4, PDPT, PD at base. */
+/* Identity map of the first GiB with 2 MiB pages: PML4, PDPT, PD at base.
+ * flags: the bits of every entry (ACCESSED_DIRTY: nothing left for the
+ * page walk to write into the tables). */
+#define ACCESSED_DIRTY 0x60u
 static void build_identity(struct machine *m, uint64_t base, uint64_t flags)
 {
     put64(m, base, (base + 0x1000) | flags);
@@ -49,18 +52,18 @@ static void build_identity(struct machine *m, uint64_t base, uint64_t flags)
 
 void fm_build_npt(struct machine *m)
 {
-    build_identity(m, FM_NPT, 7);
+    build_identity(m, FM_NPT, 7 | ACCESSED_DIRTY);
 }
 
 void fm_npt_hide_host(struct machine *m)
 {
     const uint64_t pt = FM_NPT + 0x3000;
 
-    put64(m, FM_NPT + 0x2000, pt | 7);
+    put64(m, FM_NPT + 0x2000, pt | 7 | ACCESSED_DIRTY);
     for (uint64_t pa = 0; pa < (2u << 20); pa += 4096) {
         bool hidden = pa == FM_HSAVE || (pa >= FM_NPT && pa <= pt) ||
                       (pa >= FM_PT && pa < FM_PT + 0x3000);
-        put64(m, pt + (pa >> 12) * 8, hidden ? 0 : pa | 7);
+        put64(m, pt + (pa >> 12) * 8, hidden ? 0 : pa | 7 | ACCESSED_DIRTY);
     }
 }
 
@@ -80,7 +83,7 @@ static void build_tables(struct machine *m, unsigned flags, size_t len)
     put64(m, FM_TSS + 0x04, FM_RSP0);
     put64(m, FM_TSS + 0x24, FM_IST1);
     build_identity(m, FM_PT, 7);
-    build_identity(m, FM_PT2, 7);
+    build_identity(m, FM_PT2, 7 | ACCESSED_DIRTY);
 }
 
 static void seg(struct cpu *cpu, int s, uint16_t sel, uint16_t attrib)

@@ -35,7 +35,8 @@
 #define FM_STACK     0x20000u   /* L1's stack top */
 #define FM_IST1      0x24000u   /* #DF stack top */
 #define FM_L2_STACK  0x30000u
-#define FM_PT2       0x40000u   /* L2's own PML4, PDPT, PD: the same map */
+#define FM_PT2       0x40000u   /* L2's own PML4, PDPT, PD: the same map,
+                                   accessed and dirty bits already set */
 #define FM_CODE      0x100000u  /* the fuzzer's code bytes */
 #define FM_CODE_MAX  0x10000u
 
@@ -78,7 +79,8 @@ enum x86_stop fm_run(struct machine *m, uint64_t budget);
  * VMMCALL, HLT and SHUTDOWN intercepts, IOPM/MSRPM at FM_IOPM/FM_MSRPM. */
 void fm_vmcb_template(struct machine *m, struct vmcb *v, uint64_t rip);
 
-/* Identity nested page table at FM_NPT (2 MiB pages, first GiB). */
+/* Identity nested page table at FM_NPT (2 MiB pages, first GiB; accessed
+ * and dirty bits already set). */
 void fm_build_npt(struct machine *m);
 /* Maps the first 2 MiB of the nested page table with 4 KiB pages and
  * leaves out the host-save area, L1's page tables and the nested table
