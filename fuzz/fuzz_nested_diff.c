@@ -31,7 +31,7 @@
 
 #include "l2_input.h"
 
-#define BUDGET 50000
+#define BUDGET 20000
 #define EXITS  8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
