@@ -419,9 +419,15 @@ static inline uint64_t x86_tsc(const struct cpu *cpu)
 
 /* External events (intr.c).  Devices set and clear EVENT_INTR as their
  * output to the CPU changes (an interrupt requested, whatever its
- * priority); EVENT_NMI is the CPU's NMI latch. */
+ * priority); EVENT_NMI, EVENT_SMI and EVENT_INIT are the CPU's latches of
+ * those signals.  EVENT_VIRQ and EVENT_VNMI stand for SVM's virtual
+ * interrupt and virtual NMI while a VMCB offers one (src/svm). */
 #define EVENT_INTR (1u << 0)
 #define EVENT_NMI  (1u << 1)
+#define EVENT_SMI  (1u << 2)
+#define EVENT_INIT (1u << 3)
+#define EVENT_VIRQ (1u << 4)
+#define EVENT_VNMI (1u << 5)
 static inline void x86_set_event(struct cpu *cpu, uint32_t ev)
 {
     cpu->events |= ev;
