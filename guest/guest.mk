@@ -36,6 +36,8 @@ GUEST_TESTS := $(patsubst %,$(GUEST_BUILD)/tests/%.elf,$(GUEST_TEST_NAMES))
 GUEST_PAYLOADS := $(GUEST_TESTS) $(GUEST_BUILD)/demo.elf \
 	$(GUEST_BUILD)/bench/compute.elf $(GUEST_BUILD)/bench/worldswitch.elf \
 	$(GUEST_BUILD)/bench/hv_hypercall.elf $(GUEST_BUILD)/bench/hv_udexit.elf
+# kut_boot, a kernel of the kvm-unit-tests kind (guest/kut/)
+include guest/kut/kut.mk
 export GUEST_PAYLOADS GUEST_TESTS
 
 .PHONY: guest guest-clean

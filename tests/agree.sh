@@ -52,7 +52,10 @@ for payload in build/guest/tests/*.elf; do
 	# shellcheck disable=SC2053  # glob match on purpose
 	[[ $name == $filter ]] || continue
 	log="$logdir/$name.log"
-	timeout "$timeout_s" "$nsvm" check "$payload" > "$log" 2>&1 < /dev/null
+	append=()
+	[ -f "tests/expect/$name.append" ] &&
+		append=(--append "$(tr -d '\n' < "tests/expect/$name.append")")
+	timeout "$timeout_s" "$nsvm" check "${append[@]}" "$payload" > "$log" 2>&1 < /dev/null
 	st=$?
 	if differs_by_design "$name"; then
 		if [ "$st" = 1 ]; then

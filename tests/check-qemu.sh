@@ -50,7 +50,7 @@ run_qemu() {
 	timeout 120 qemu-system-x86_64 -accel tcg -cpu max,+svm -m 256 \
 		-nographic -nodefaults -serial stdio \
 		-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot \
-		-kernel "$1" < /dev/null > "$2" 2> "$2.err"
+		-kernel "$1" "${qemu_append[@]}" < /dev/null > "$2" 2> "$2.err"
 	local rc=$?
 	# QEMU exits with status << 1 | 1 from port 0xf4, and with 0 when
 	# -no-reboot turns a triple fault (reset) into an exit.
@@ -63,7 +63,7 @@ run_qemu() {
 
 run_nsvm() {
 	# shellcheck disable=SC2086  # nsvm_args is split on purpose
-	timeout 120 "$nsvm" run "${mode_args[@]}" $nsvm_args "$1" \
+	timeout 120 "$nsvm" run "${mode_args[@]}" $nsvm_args "${nsvm_append[@]}" "$1" \
 		< /dev/null > "$2" 2> "$2.err"
 	local rc=$?
 	if [ $rc = 124 ]; then echo timeout; else echo $rc; fi
@@ -137,6 +137,12 @@ for payload in build/guest/tests/*.elf; do
 	# shellcheck disable=SC2053
 	[[ $name == $filter ]] || continue
 	q="$logdir/$name.qemu" n="$logdir/$name.nsvm"
+	# tests/expect/NAME.append: the command line (-append / --append)
+	qemu_append=() nsvm_append=()
+	if [ -f "tests/expect/$name.append" ]; then
+		a=$(tr -d '\n' < "tests/expect/$name.append")
+		qemu_append=(-append "$a") nsvm_append=(--append "$a")
+	fi
 	qst=$(run_qemu "$payload" "$q")
 	nst=$(run_nsvm "$payload" "$n")
 	report_lines "$q" > "$q.lines"

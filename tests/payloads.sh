@@ -8,6 +8,7 @@
 #   - its exit status is the expected one: 0, or the name written in
 #     tests/expect/NAME.status mapped through nsvm's exit-status table,
 #   - its output has a SUMMARY line and no FAIL line,
+#     (it runs with --append TEXT when tests/expect/NAME.append holds TEXT),
 #   - a second run gives exactly the same output and status (determinism).
 # Prints `ok NAME` / `not ok NAME (reason)` per payload, then
 # `N passed, M failed`; exits 1 if any failed. Outputs are kept under
@@ -68,10 +69,19 @@ expected_status() {
 logdir=build/test-logs/payloads/$mode
 mkdir -p "$logdir"
 
+# tests/expect/NAME.append: the kernel command line the payload expects
+append_args() {
+	local f="tests/expect/$1.append"
+	[ -f "$f" ] && append=(--append "$(tr -d '\n' < "$f")") || append=()
+}
+
 # run_once NAME PAYLOAD OUT -> exit status
 run_once() {
+	local append
+	append_args "$1"
 	# shellcheck disable=SC2086  # nsvm_args is split on purpose
-	timeout "$timeout_s" "$nsvm" run "${mode_args[@]}" $nsvm_args "$2" \
+	timeout "$timeout_s" "$nsvm" run "${mode_args[@]}" $nsvm_args \
+		"${append[@]}" "$2" \
 		> "$3" 2> "$3.err" < /dev/null
 }
 
