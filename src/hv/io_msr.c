@@ -11,6 +11,9 @@
 
 #define MSR_TSC 0x10u
 #define MSR_PAT 0x277u
+#define MSR_DEBUGCTL 0x1d9u
+#define MSR_BR_FROM 0x1dbu
+#define MSR_LASTEXCP_TO 0x1deu
 
 void hv_init_maps(struct hv *hv)
 {
@@ -113,6 +116,23 @@ static bool wrmsr_vm_cr(struct hv *hv, uint64_t val)
     return true;
 }
 
+/* DebugCtl and the branch records of a guest that runs with LBR
+ * virtualization are its VMCB's while L0 runs: access them there. */
+static bool lbrv_msr(const struct hv *hv, uint32_t msr)
+{
+    return (msr == MSR_DEBUGCTL || (msr >= MSR_BR_FROM && msr <= MSR_LASTEXCP_TO)) &&
+           (hv->vmcb->control.misc_ctl2 & MISC_CTL2_LBR_VIRT);
+}
+
+static bool lbrv_access(struct hv *hv, uint32_t msr, bool write, uint64_t *val)
+{
+    struct vmcb_save *s = &hv->vmcb->save;
+    x86_lbr_vmrun(hv->cpu, s, true);
+    bool ok = write ? x86_wrmsr(hv->cpu, msr, *val) : x86_rdmsr(hv->cpu, msr, val);
+    x86_lbr_vmexit(hv->cpu, s);
+    return ok;
+}
+
 static bool hv_rdmsr(struct hv *hv, uint32_t msr, uint64_t *val)
 {
     const struct vmcb *v = hv->vmcb;
@@ -137,6 +157,8 @@ static bool hv_rdmsr(struct hv *hv, uint32_t msr, uint64_t *val)
         }
         break;
     }
+    if (lbrv_msr(hv, msr))
+        return lbrv_access(hv, msr, false, val);
     return x86_rdmsr(hv->cpu, msr, val);
 }
 
@@ -168,6 +190,8 @@ static bool hv_wrmsr(struct hv *hv, uint32_t msr, uint64_t val)
         }
         break;
     }
+    if (lbrv_msr(hv, msr))
+        return lbrv_access(hv, msr, true, &val);
     return x86_wrmsr(hv->cpu, msr, val);
 }
 
@@ -201,8 +225,9 @@ enum x86_stop hv_emulate_msr(struct hv *hv)
 /* The SVM features nested mode implements for L1 (CPUID 0x8000000A EDX):
  * those whose VMCB fields L0 passes to the hardware or back to vmcb12. */
 #define HV_NESTED_SVM_FEATURES                                              \
-    (SVM_FEATURE_NP | SVM_FEATURE_NRIPS | SVM_FEATURE_VMCB_CLEAN |           \
-     SVM_FEATURE_FLUSH_BY_ASID | SVM_FEATURE_DECODE_ASSISTS)
+    (SVM_FEATURE_NP | SVM_FEATURE_LBRV | SVM_FEATURE_NRIPS |                \
+     SVM_FEATURE_VMCB_CLEAN | SVM_FEATURE_FLUSH_BY_ASID |                    \
+     SVM_FEATURE_DECODE_ASSISTS)
 
 void hv_cpuid(struct hv *hv, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {

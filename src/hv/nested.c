@@ -53,6 +53,11 @@ static void copy_save(struct vmcb_save *s, const struct vmcb_save *v)
     s->rax = v->rax;
     s->g_pat = v->g_pat;
     s->cpl = v->cpl;
+    s->dbgctl = v->dbgctl;
+    s->br_from = v->br_from;
+    s->br_to = v->br_to;
+    s->last_excp_from = v->last_excp_from;
+    s->last_excp_to = v->last_excp_to;
 }
 
 /* ---- vmcb02 ---- */
@@ -85,7 +90,7 @@ static void build_ctl02(struct hv *hv)
      * page tables are the hardware's as they are */
     c->misc_ctl = c12->misc_ctl & MISC_CTL_NP_ENABLE;
     c->nested_cr3 = c12->nested_cr3;
-    c->misc_ctl2 = 0;
+    c->misc_ctl2 = c12->misc_ctl2 & MISC_CTL2_LBR_VIRT;
     c->event_inj = c12->event_inj;
     c->event_inj_err = c12->event_inj_err;
     c->next_rip = c12->next_rip;
@@ -117,6 +122,12 @@ static void build_save02(struct hv *hv)
     s->rax = s12->rax;
     s->g_pat = s12->g_pat;
     s->cpl = s12->cpl;
+    /* used by the hardware only with LBR_VIRT */
+    s->dbgctl = s12->dbgctl;
+    s->br_from = s12->br_from;
+    s->br_to = s12->br_to;
+    s->last_excp_from = s12->last_excp_from;
+    s->last_excp_to = s12->last_excp_to;
 }
 
 /* ---- VMRUN ---- */

@@ -140,6 +140,13 @@ static void save_l2_state(struct hv *hv, struct vmcb_save *s)
     s->cpl = s02->cpl;
     if (hv->vmcb02.control.misc_ctl & MISC_CTL_NP_ENABLE)
         s->g_pat = s02->g_pat;
+    if (hv->vmcb02.control.misc_ctl2 & MISC_CTL2_LBR_VIRT) {
+        s->dbgctl = s02->dbgctl;
+        s->br_from = s02->br_from;
+        s->br_to = s02->br_to;
+        s->last_excp_from = s02->last_excp_from;
+        s->last_excp_to = s02->last_excp_to;
+    }
 }
 
 /* The exit information, from vmcb02, into vmcb12 — the fields a #VMEXIT

@@ -43,11 +43,13 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,
             svm_intercept((cpu), (code), (i1), (i2));                       \
     } while (0)
 
-/* CPUID 0x8000000A EDX: the SVM features nsvm implements — nested paging
- * and NRIP save (x86_cpu_init puts it in cpu->svm_features).  Not offered:
+/* CPUID 0x8000000A EDX: the SVM features nsvm implements — nested paging,
+ * LBR virtualization and NRIP save (x86_cpu_init puts it in
+ * cpu->svm_features).  Not offered:
  * decode assists (CR/DR, INVLPG, INTn exits carry EXITINFO1 = 0), VMCB
  * clean bits, flush by ASID, pause filter, AVIC, vGIF, vNMI. */
-#define SVM_FEATURES_IMPLEMENTED (SVM_FEATURE_NP | SVM_FEATURE_NRIPS)
+#define SVM_FEATURES_IMPLEMENTED (SVM_FEATURE_NP | SVM_FEATURE_LBRV | \
+                                  SVM_FEATURE_NRIPS)
 
 /* The CPU's state as a VMCB's state-save area holds it: what #VMEXIT
  * writes back, and how a native host captures a machine's initial state. */

@@ -104,6 +104,7 @@ void svm_restore_host(struct cpu *cpu)
     x86_tlb_enter_host(cpu);
     if (!svm->host_native)
         load_host(cpu, &svm->hsave->save);
+    x86_perf_sync(cpu);
     cpu->stop_block = true;
 }
 
@@ -131,6 +132,7 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t code, uint64_t info1,
     c->exit_int_info = svm_exitintinfo(cpu, &int_err);
     c->exit_int_info_err = int_err;
     svm_save_guest(cpu, v);
+    x86_lbr_vmexit(cpu, &v->save);
     c->exit_code = code;
     c->exit_info_1 = info1;
     c->exit_info_2 = info2;

@@ -181,6 +181,9 @@ void svm_enter_guest(struct cpu *cpu, struct vmcb *v)
                         tlb_ctl != TLB_CONTROL_DO_NOTHING);
     svm->guest_mode = true;
     svm->gif = true;
+    x86_lbr_vmrun(cpu, &v->save, (v->control.misc_ctl2 & MISC_CTL2_LBR_VIRT) &&
+                  (cpu->svm_features & SVM_FEATURE_LBRV));
+    x86_perf_sync(cpu);   /* counters that count only in the host or guest */
     svm->stat_vmrun++;
     cpu->stop_block = true;
     if (cpu->trace & TRACE_EXIT)

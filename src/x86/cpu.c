@@ -100,6 +100,8 @@ void x86_update_mode(struct cpu *cpu)
     cpu->tlb_epoch++;   /* CPL and segment bases change what RIP maps to */
     cpu->stop_block = true;
     x86_update_ac(cpu);
+    if (unlikely(cpu->perf.filtered))
+        x86_perf_sync(cpu);   /* counters that count at some CPLs only */
 }
 
 void x86_write_cr0(struct cpu *cpu, uint64_t val)

@@ -229,6 +229,27 @@ struct x87_state {
 
 struct decode_cache;
 
+/* DebugCtl and the control-transfer records (APM vol. 2, 13.1.1). */
+#define DEBUGCTL_LBR   (1ull << 0)
+#define DEBUGCTL_BTF   (1ull << 1)
+#define DEBUGCTL_VALID 0x3full      /* LBR, BTF, PB0-PB3 */
+struct x86_lbr {
+    uint64_t debugctl, br_from, br_to, ex_from, ex_to;
+};
+
+/* Performance counters (APM vol. 2, 13.2): PerfEvtSel/PerfCtr 0-5.  A
+ * counter that counts in the current context (counting bit i) is
+ * ctr[i] + (icount - since); the others are ctr[i].  x86_perf_sync()
+ * brings ctr[] up to date when the context (CPL, guest mode) changes. */
+#define PERF_COUNTERS 6
+struct x86_perf {
+    uint64_t sel[PERF_COUNTERS];
+    uint64_t ctr[PERF_COUNTERS];
+    uint64_t since;
+    uint8_t counting;
+    bool filtered;          /* some counter depends on CPL or guest mode */
+};
+
 /* Trace selections (--trace=...). */
 #define TRACE_INSN (1u << 0)
 #define TRACE_EXC  (1u << 1)
@@ -264,7 +285,12 @@ struct cpu {
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t tsc_offset;    /* IA32_TSC writes adjust this */
-    uint64_t tsc_aux, pat, apic_base, mtrr_def_type, debugctl;
+    uint64_t tsc_aux, pat, apic_base, mtrr_def_type;
+    /* DebugCtl and the branch records (lbr.c); lbr_host holds the host's
+     * while a guest runs with LBR virtualization (lbr_virt) */
+    struct x86_lbr lbr, lbr_host;
+    bool lbr_virt;
+    struct x86_perf perf;   /* performance counters (perfctr.c) */
 
     struct x87_state fpu;
     /* CR0.AM and RFLAGS.AC both set, as last seen by x86_update_ac(), and
@@ -445,6 +471,28 @@ bool x86_check_events(struct cpu *cpu);
  * if one would only come from the timer, time skips to it (counted in
  * idle_cycles, not in icount).  False: nothing can ever wake it. */
 bool x86_halt_wait(struct cpu *cpu, bool if_set);
+
+/* Performance counters (perfctr.c): the MSRs (false: not one of them;
+ * *gp: the access faults), RDPMC's read (false: no such counter), and
+ * the re-basing after a change of CPL or guest mode. */
+bool x86_perf_msr(struct cpu *cpu, uint32_t msr, bool write, uint64_t *val,
+                  bool *gp);
+bool x86_perf_rdpmc(struct cpu *cpu, uint32_t idx, uint64_t *val);
+void x86_perf_sync(struct cpu *cpu);
+
+/* Last-branch recording (lbr.c).  The MSRs as x86_perf_msr; an event's
+ * delivery from RIP from (except.c); the instruction just executed on the
+ * run loop's slow path (exec.c): records a taken branch, returns whether
+ * it was a control transfer for BTF.  LBR virtualization (APM 15.23):
+ * VMRUN with the guest's state-save area, #VMEXIT storing into it. */
+bool x86_lbr_msr(struct cpu *cpu, uint32_t msr, bool write, uint64_t *val,
+                 bool *gp);
+void x86_lbr_event(struct cpu *cpu, int vector, int type, uint64_t from);
+struct insn;
+bool x86_lbr_step(struct cpu *cpu, const struct insn *in, uint64_t from);
+struct vmcb_save;
+void x86_lbr_vmrun(struct cpu *cpu, const struct vmcb_save *s, bool lbrv);
+void x86_lbr_vmexit(struct cpu *cpu, struct vmcb_save *s);
 
 static inline bool x86_long_mode(const struct cpu *cpu)
 {

@@ -39,6 +39,7 @@
 #define X_LAHF    (1u << 0)
 #define X_SVM     (1u << 2)
 #define X_ABM     (1u << 5)
+#define X_PERFCTR_CORE (1u << 23)   /* PerfCtrExtCore: perfctr.c */
 
 #define FAMILY_17H_EAX 0x00800f12u  /* family 17h (ext 8 + base f), model 1 */
 #define SVM_REVISION   1u
@@ -82,7 +83,7 @@ void x86_cpuid(struct cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]
         break;
     case 0x80000001:
         out[0] = FAMILY_17H_EAX;
-        out[2] = X_LAHF | X_ABM | (cpu->has_svm ? X_SVM : 0);
+        out[2] = X_LAHF | X_ABM | X_PERFCTR_CORE | (cpu->has_svm ? X_SVM : 0);
         out[3] = (STD_EDX & ~F_CLFSH) | X_SYSCALL | X_NX | X_PAGE1G | X_RDTSCP | X_LM;
         if (cpu->intc.apic_msr)
             out[3] |= F_APIC;

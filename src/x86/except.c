@@ -274,6 +274,7 @@ static void deliver(struct cpu *cpu, int vector, int type, uint32_t err,
                     bool has_err, uint64_t ret_rip)
 {
     int saved = cpu->delivering;
+    uint64_t from = cpu->rip;
     cpu->delivering = vector;
     cpu->delivering_type = type;
     cpu->delivering_err = err;
@@ -295,6 +296,8 @@ static void deliver(struct cpu *cpu, int vector, int type, uint32_t err,
         rflags &= ~(uint64_t)(FLAG_IF | (cpu->cr0 & CR0_PE ? 0 : FLAG_AC));
     x86_set_rflags(cpu, rflags);
     x86_update_mode(cpu);
+    if (unlikely(cpu->lbr.debugctl & DEBUGCTL_LBR))
+        x86_lbr_event(cpu, vector, type, from);
     cpu->next_rip = cpu->rip;
     cpu->stop_block = true;
     cpu->delivering = saved;

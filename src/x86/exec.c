@@ -80,21 +80,20 @@ static struct block *block_lookup(struct cpu *cpu, uint64_t pa)
 
 /* An instruction that spans two pages, or code outside RAM: decode it on
  * its own, uncached, fetching the second page only if it is needed. */
-static void exec_uncached(struct cpu *cpu, uint64_t lin)
+static void exec_uncached(struct cpu *cpu, uint64_t lin, struct insn *in)
 {
     uint8_t buf[15];
     unsigned first = 4096 - (lin & 0xfff);
     if (first > 15)
         first = 15;
     mem_read_buf(cpu, lin, buf, first, ACC_FETCH);
-    struct insn in;
-    if (!x86_decode(cpu, buf, first, &in) && first < 15) {
+    if (!x86_decode(cpu, buf, first, in) && first < 15) {
         mem_read_buf(cpu, (lin + first) & cpu->lin_mask, buf + first,
                      15 - first, ACC_FETCH);
-        x86_decode(cpu, buf, 15, &in);
+        x86_decode(cpu, buf, 15, in);
     }
-    cpu->next_rip = cpu->rip + in.len;
-    in.exec(cpu, &in);
+    cpu->next_rip = cpu->rip + in->len;
+    in->exec(cpu, in);
     cpu->rip = cpu->next_rip;
     cpu->icount++;
     cpu->stop_block = false;
@@ -185,12 +184,20 @@ static struct block *next_block(struct cpu *cpu, uint64_t *lin_out)
     return b;
 }
 
-/* RFLAGS.TF: one instruction, then a #DB trap with DR6.BS (APM 13.1.3.3).
- * An instruction that faults reports its fault instead. */
+/* RFLAGS.TF: one instruction, then a #DB trap with DR6.BS (APM 13.1.3.3);
+ * with DebugCtl.BTF only once it transferred control.  An instruction that
+ * faults reports its fault instead.  DebugCtl.LBR brings every instruction
+ * here too, to record taken branches (lbr.c). */
 static void single_step(struct cpu *cpu)
 {
+    struct insn in;
+    uint64_t from = cpu->rip;
+    bool tf = (cpu->rflags & FLAG_TF) != 0;
     cpu->last_block = NULL;
-    exec_uncached(cpu, seg_linear(cpu, SEG_CS, cpu->rip));
+    exec_uncached(cpu, seg_linear(cpu, SEG_CS, cpu->rip), &in);
+    bool transfer = x86_lbr_step(cpu, &in, from);
+    if (!tf || ((cpu->lbr.debugctl & DEBUGCTL_BTF) && !transfer))
+        return;
     cpu->dr6 |= DR6_BS;
     cpu->pending_exc = EXC_DB;
     cpu->pending_err = 0;
@@ -204,14 +211,15 @@ static void single_step(struct cpu *cpu)
 static void step(struct cpu *cpu)
 {
     uint64_t lin = 0;
-    if (unlikely(cpu->rflags & FLAG_TF)) {
+    if (unlikely((cpu->rflags & FLAG_TF) | (cpu->lbr.debugctl & DEBUGCTL_LBR))) {
         single_step(cpu);
         return;
     }
     struct block *b = next_block(cpu, &lin);
     cpu->last_block = NULL;
     if (!b) {
-        exec_uncached(cpu, seg_linear(cpu, SEG_CS, cpu->rip));
+        struct insn in;
+        exec_uncached(cpu, seg_linear(cpu, SEG_CS, cpu->rip), &in);
         return;
     }
     for (;;) {

@@ -10,7 +10,6 @@ enum {
     MSR_SYSENTER_EIP = 0x176,
     MSR_MCG_CAP = 0x179,
     MSR_MCG_STATUS = 0x17a,
-    MSR_DEBUGCTL = 0x1d9,
     MSR_PAT = 0x277,
     MSR_MTRR_DEF_TYPE = 0x2ff,
     MSR_EFER = 0xc0000080,
@@ -34,6 +33,18 @@ static bool apic_msr(const struct cpu *cpu, uint32_t msr)
            (msr == 0x1b || msr == 0x6e0 || (msr >= 0x800 && msr <= 0x8ff));
 }
 
+/* The MSRs of the performance counters (perfctr.c) and of last-branch
+ * recording (lbr.c). */
+static bool msr_elsewhere(struct cpu *cpu, uint32_t msr, bool write,
+                          uint64_t *val)
+{
+    bool gp = true;
+    if (!x86_perf_msr(cpu, msr, write, val, &gp) &&
+        !x86_lbr_msr(cpu, msr, write, val, &gp))
+        return false;
+    return !gp;
+}
+
 #define VM_CR_SVMDIS (1ull << 4)
 #define VM_CR_LOCK   (1ull << 3)
 
@@ -50,7 +61,6 @@ bool x86_rdmsr(struct cpu *cpu, uint32_t msr, uint64_t *val)
     case MSR_SYSENTER_EIP:   *val = cpu->sysenter_eip; return true;
     case MSR_MCG_CAP:
     case MSR_MCG_STATUS:     *val = 0; return true;
-    case MSR_DEBUGCTL:       *val = cpu->debugctl; return true;
     case MSR_PAT:            *val = cpu->pat; return true;
     case MSR_MTRR_DEF_TYPE:  *val = cpu->mtrr_def_type; return true;
     case MSR_EFER:           *val = cpu->efer; return true;
@@ -73,7 +83,7 @@ bool x86_rdmsr(struct cpu *cpu, uint32_t msr, uint64_t *val)
         *val = cpu->svm.hsave_pa;
         return true;
     default:
-        return false;
+        return msr_elsewhere(cpu, msr, false, val);
     }
 }
 
@@ -127,7 +137,6 @@ bool x86_wrmsr(struct cpu *cpu, uint32_t msr, uint64_t val)
     case MSR_SYSENTER_ESP:   cpu->sysenter_esp = val; return true;
     case MSR_SYSENTER_EIP:   cpu->sysenter_eip = val; return true;
     case MSR_MCG_STATUS:     return val == 0;
-    case MSR_DEBUGCTL:       cpu->debugctl = val & 0x3f; return (val & ~0x3full) == 0;
     case MSR_PAT:
         for (int i = 0; i < 8; i++) {
             unsigned t = (val >> (i * 8)) & 0xff;
@@ -159,6 +168,6 @@ bool x86_wrmsr(struct cpu *cpu, uint32_t msr, uint64_t val)
     case MSR_VM_CR:
     case MSR_VM_HSAVE_PA:    return wrmsr_svm(cpu, msr, val);
     default:
-        return false;
+        return msr_elsewhere(cpu, msr, true, &val);
     }
 }

@@ -203,17 +203,18 @@ static void op_rdtscp(struct cpu *cpu, const struct insn *in)
     cpu->gpr[RCX] = (uint32_t)cpu->tsc_aux;
 }
 
-/* RDPMC: counters 0-3 exist and count nothing.  CR4.PCE opens them to
- * CPL > 0. */
+/* RDPMC: the performance counters 0-5 (perfctr.c).  CR4.PCE opens them
+ * to CPL > 0. */
 static void op_rdpmc(struct cpu *cpu, const struct insn *in)
 {
     (void)in;
+    uint64_t val;
     if (!(cpu->cr4 & CR4_PCE) && cpu->cpl != 0)
         x86_gp(cpu, 0);
-    if ((uint32_t)cpu->gpr[RCX] > 3)
+    if (!x86_perf_rdpmc(cpu, (uint32_t)cpu->gpr[RCX], &val))
         x86_gp(cpu, 0);
     svm_check(cpu, SVM_EXIT_RDPMC, 0, 0);
-    write_edx_eax(cpu, 0);
+    write_edx_eax(cpu, val);
 }
 
 /* ---- software interrupts ---- */
