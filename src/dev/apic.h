@@ -19,8 +19,8 @@
  *
  * IPIs (ICR): fixed and NMI to self, to all including self, or to a
  * destination that names this APIC (physical, logical flat or cluster,
- * broadcast).  Lowest priority is fixed here (one CPU).  INIT, start-up
- * and SMI are accepted and have no effect (no other CPU, no SMM); all
+ * broadcast).  Lowest priority is fixed here (one CPU).  SMI raises the
+ * CPU's SMI signal; INIT and start-up have no effect (no other CPU); all
  * excluding self goes nowhere.  Delivery is immediate: the delivery status
  * bit always reads idle. */
 #ifndef NSVM_DEV_APIC_H
@@ -101,7 +101,7 @@ struct apic {
     uint64_t timer_start;     /* clock at which the count was last initial */
     bool timer_armed;         /* one-shot or TSC deadline not yet reached */
     uint64_t tsc_deadline;    /* IA32_TSC_DEADLINE */
-    uint64_t stat_ignored_ipis;  /* INIT, SIPI, SMI: no effect */
+    uint64_t stat_ignored_ipis;  /* start-up (and INIT): no effect */
 };
 
 /* Power-on state, then the state firmware leaves for a loaded kernel. */

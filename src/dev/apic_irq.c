@@ -139,7 +139,10 @@ void apic_accept(struct apic *a, unsigned dm, unsigned vector, bool level)
     case APIC_DM_EXTINT:
         apic_update(a);
         return;
-    default:   /* SMI, INIT, start-up: no SMM, no other CPU */
+    case APIC_DM_SMI:
+        x86_set_event(a->cpu, EVENT_SMI);
+        return;
+    default:   /* INIT, start-up: no other CPU */
         a->stat_ignored_ipis++;
         return;
     }

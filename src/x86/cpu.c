@@ -30,6 +30,7 @@ void x86_reset(struct cpu *cpu)
     cpu->delivering = -1;
     cpu->halted = false;
     cpu->shadow_until = 0;
+    x86_smm_reset(cpu);
     memset(&cpu->svm, 0, sizeof(cpu->svm));
     cpu->svm.gif = true;
     x87_reset(cpu);

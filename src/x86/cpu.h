@@ -306,6 +306,12 @@ struct cpu {
      * x86_check_events() before a block only while this is non-zero */
     uint32_t events;
     bool nmi_blocked;       /* from NMI delivery to the next IRET */
+    /* system-management mode (smm.c): SMIs are held while in_smm; the
+     * NMI blocking of before SMM entry comes back at RSM */
+    bool in_smm;
+    bool smm_nmi_blocked;
+    uint64_t smbase;        /* SMBASE (MSR SMM_BASE) */
+    uint64_t smm_addr, smm_mask;  /* MSRs SMM_ADDR, SMM_MASK */
     uint64_t timer_at;      /* icount at which bus.timer runs (UINT64_MAX: never) */
     uint64_t idle_cycles;   /* time spent halted: clock = icount + idle_cycles */
     uint64_t insn_stop;     /* the run loop's stop for the current block */
@@ -467,6 +473,18 @@ static inline void x86_clear_event(struct cpu *cpu, uint32_t ev)
  * calls it between instructions while cpu->events is set).  Returns true
  * if only an interrupt shadow holds a deliverable event back. */
 bool x86_check_events(struct cpu *cpu);
+/* System-management mode (smm.c; APM vol. 2, chapter 10): SMM entry
+ * (the SMI was accepted: state saved at SMBASE + 0xFE00, SMM environment
+ * loaded), RSM in SMM, power-on state, and the MSRs SMM_BASE, SMM_ADDR and
+ * SMM_MASK (false: not one of them, or a reserved bit written: #GP). */
+#define MSR_SMM_BASE 0xc0010111u
+#define MSR_SMM_ADDR 0xc0010112u
+#define MSR_SMM_MASK 0xc0010113u
+#define SMM_DEFAULT_SMBASE 0x30000u
+void x86_smm_enter(struct cpu *cpu);
+void x86_smm_rsm(struct cpu *cpu);
+void x86_smm_reset(struct cpu *cpu);
+bool x86_smm_msr(struct cpu *cpu, uint32_t msr, bool write, uint64_t *val);
 /* A halted CPU: whether an event could wake it with RFLAGS.IF = if_set;
  * if one would only come from the timer, time skips to it (counted in
  * idle_cycles, not in icount).  False: nothing can ever wake it. */

@@ -67,10 +67,35 @@ static void take_intr(struct cpu *cpu)
     x86_deliver_event(cpu, vector, EVT_EXTINT, 0, false);
 }
 
+/* SMI (APM 10.3.1): taken before NMI and INTR, held while in SMM and, as
+ * the others, by GIF and an interrupt shadow.  In guest mode the SMI
+ * intercept may take it first (EXITINFO1 0: an external SMI); the SMI then
+ * stays pending for the host, which takes it once its GIF is set. */
+static bool smi_ready(const struct cpu *cpu)
+{
+    return (cpu->events & EVENT_SMI) && !cpu->in_smm;
+}
+
+static bool take_smi(struct cpu *cpu)
+{
+    if (in_shadow(cpu))
+        return true;
+    bool halted = cpu->halted;
+    cpu->next_rip = cpu->rip;
+    cpu->halted = false;   /* RIP is past the HLT: the exit resumes there */
+    svm_check(cpu, SVM_EXIT_SMI, 0, 0);
+    cpu->halted = halted;  /* the save area's auto-halt restart bit */
+    x86_clear_event(cpu, EVENT_SMI);
+    x86_smm_enter(cpu);
+    return false;
+}
+
 bool x86_check_events(struct cpu *cpu)
 {
     if (!gif_set(cpu))
         return false;
+    if (smi_ready(cpu))
+        return take_smi(cpu);
     bool nmi = (cpu->events & EVENT_NMI) && !cpu->nmi_blocked;
     bool intr = (cpu->events & EVENT_INTR) && intr_unmasked(cpu) &&
                 intr_pending(cpu) >= 0;
@@ -88,6 +113,8 @@ bool x86_check_events(struct cpu *cpu)
 /* Something deliverable now, were IF as given. */
 static bool wakes(struct cpu *cpu, bool if_set)
 {
+    if (smi_ready(cpu))
+        return true;
     if ((cpu->events & EVENT_NMI) && !cpu->nmi_blocked)
         return true;
     return if_set && (cpu->events & EVENT_INTR) && intr_pending(cpu) >= 0;

@@ -72,6 +72,9 @@ bool x86_rdmsr(struct cpu *cpu, uint32_t msr, uint64_t *val)
     case MSR_GS_BASE:        *val = cpu->seg[SEG_GS].base; return true;
     case MSR_KERNEL_GS_BASE: *val = cpu->kernel_gs_base; return true;
     case MSR_TSC_AUX:        *val = cpu->tsc_aux; return true;
+    case MSR_SMM_BASE:
+    case MSR_SMM_ADDR:
+    case MSR_SMM_MASK:       return x86_smm_msr(cpu, msr, false, val);
     case MSR_VM_CR:
         if (!cpu->has_svm)
             return false;
@@ -165,6 +168,9 @@ bool x86_wrmsr(struct cpu *cpu, uint32_t msr, uint64_t val)
         return true;
     case MSR_SFMASK:         cpu->sfmask = val & 0xffffffffull; return true;
     case MSR_TSC_AUX:        cpu->tsc_aux = val & 0xffffffffull; return (val >> 32) == 0;
+    case MSR_SMM_BASE:
+    case MSR_SMM_ADDR:
+    case MSR_SMM_MASK:       return x86_smm_msr(cpu, msr, true, &val);
     case MSR_VM_CR:
     case MSR_VM_HSAVE_PA:    return wrmsr_svm(cpu, msr, val);
     default:

@@ -254,12 +254,14 @@ static void op_int1(struct cpu *cpu, const struct insn *in)
     x86_deliver_event(cpu, EXC_DB, EVT_SOFTEXC, 0, false);
 }
 
-/* RSM outside SMM (nsvm has no SMM) is #UD; its intercept comes first. */
+/* RSM: its intercept comes first; outside SMM it is #UD (smm.c). */
 static void op_rsm(struct cpu *cpu, const struct insn *in)
 {
     (void)in;
     svm_check(cpu, SVM_EXIT_RSM, 0, 0);
-    x86_ud(cpu);
+    if (!cpu->in_smm)
+        x86_ud(cpu);
+    x86_smm_rsm(cpu);
 }
 
 /* UD0/UD1/UD2; and what CPUID does not advertise: SMAP (CLAC, STAC),
