@@ -72,7 +72,7 @@ static void check_long_cs(struct cpu *cpu, uint16_t attrib, uint16_t sel)
 
 /* Far JMP/CALL directly to a code segment: the CPL does not change.
  * Conforming: DPL <= CPL; non-conforming: RPL <= CPL and DPL = CPL.
- * Gates and TSS descriptors (task switches) are not implemented: #GP. */
+ * Gates and TSSs went to gate.c before: a system descriptor here is #GP. */
 void desc_branch_cs(struct cpu *cpu, uint16_t sel, struct x86_seg *cs)
 {
     struct desc d;

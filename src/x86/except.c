@@ -83,6 +83,12 @@ static unsigned event_ext(int type)
     return type == EVT_EXTINT || type == EVT_NMI;
 }
 
+/* A task gate (legacy mode only) names a TSS: the event switches tasks
+ * (task.c), then pushes its error code on the new task's stack. */
+#define GATE_TASK 0x5u
+void x86_task_gate_event(struct cpu *cpu, uint16_t tss_sel, unsigned ext,
+                         uint32_t err, bool has_err, uint64_t ret_rip);
+
 struct gate {
     uint64_t offset;
     uint16_t sel;
@@ -106,7 +112,8 @@ static void read_gate(struct cpu *cpu, int vector, unsigned ext, struct gate *g)
     g->present = (lo >> 47) & 1;
     g->ist = (lo >> 32) & 7;
     bool ok = size == 16 ? (g->type == 0xe || g->type == 0xf)
-                         : (g->type == 0xe || g->type == 0xf || g->type == 0x6 || g->type == 0x7);
+                         : (g->type == 0xe || g->type == 0xf || g->type == 0x6 || g->type == 0x7 ||
+                            g->type == GATE_TASK);
     if (!ok || (lo >> 44) & 1)
         x86_raise(cpu, EXC_GP, err);
     if (size == 8 && g->type < 8)
@@ -146,6 +153,8 @@ static struct x86_seg gate_target(struct cpu *cpu, int vector, int type,
         x86_raise(cpu, EXC_GP, (uint32_t)vector * 8 + 2);
     if (!g->present)
         x86_raise(cpu, EXC_NP, (uint32_t)vector * 8 + 2 + ext);
+    if (g->type == GATE_TASK)
+        return (struct x86_seg){ .sel = 0 };
     return gate_code_seg(cpu, g, ext);
 }
 
@@ -201,10 +210,15 @@ static bool deliver_long(struct cpu *cpu, int vector, int type, uint32_t err,
 }
 
 static bool deliver_prot(struct cpu *cpu, int vector, int type, uint32_t err,
-                         bool has_err, uint64_t ret_rip)
+                         bool has_err, uint64_t ret_rip, bool *task)
 {
     struct gate g;
     struct x86_seg cs = gate_target(cpu, vector, type, &g);
+    if (g.type == GATE_TASK) {
+        *task = true;
+        x86_task_gate_event(cpu, g.sel, event_ext(type), err, has_err, ret_rip);
+        return false;
+    }
     unsigned new_cpl = (cs.attrib & 4) ? cpu->cpl : SEG_ATTR_DPL(cs.attrib);
     unsigned w = (g.type & 8) ? 4 : 2;
 
@@ -283,18 +297,19 @@ static void deliver(struct cpu *cpu, int vector, int type, uint32_t err,
         trace_event(cpu, vector, type, err, has_err, ret_rip);
 
     uint64_t rflags = x86_get_rflags(cpu);
-    bool trap_gate = false;
+    bool trap_gate = false, task = false;
     if (!(cpu->cr0 & CR0_PE))
         deliver_real(cpu, vector, ret_rip);
     else if (x86_long_mode(cpu))
         trap_gate = deliver_long(cpu, vector, type, err, has_err, ret_rip);
     else
-        trap_gate = deliver_prot(cpu, vector, type, err, has_err, ret_rip);
+        trap_gate = deliver_prot(cpu, vector, type, err, has_err, ret_rip, &task);
 
     rflags &= ~(uint64_t)(FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM);
     if (!trap_gate)
         rflags &= ~(uint64_t)(FLAG_IF | (cpu->cr0 & CR0_PE ? 0 : FLAG_AC));
-    x86_set_rflags(cpu, rflags);
+    if (!task)   /* a task switch took RFLAGS from the new TSS */
+        x86_set_rflags(cpu, rflags);
     x86_update_mode(cpu);
     if (unlikely(cpu->lbr.debugctl & DEBUGCTL_LBR))
         x86_lbr_event(cpu, vector, type, from);

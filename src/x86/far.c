@@ -3,10 +3,10 @@
  * long mode go through the descriptor checks of desc.c.  Every value is
  * read and every check made before CS, SS, rSP or RFLAGS change.
  *
- * Implemented: transfers to code segments at the same privilege, and
- * RETF/IRET to an outer privilege.  Not implemented: call gates, task
- * gates and task switches (#GP(sel)), IRET with NT = 1 outside long mode
- * (task return, #GP(0)) and IRET to virtual-8086 mode (#GP(0)). */
+ * Transfers to code segments at the same privilege and RETF/IRET to an
+ * outer privilege are here; call gates, task gates and TSSs as JMP/CALL
+ * targets in gate.c, task switches (and IRET with NT = 1 outside long
+ * mode) in task.c.  Not implemented: IRET to virtual-8086 mode (#GP(0)). */
 #include <Zydis/Zydis.h>
 
 #include "x86/system.h"
@@ -52,6 +52,8 @@ void x86_op_jmp_far(struct cpu *cpu, const struct insn *in)
     uint16_t sel;
     struct x86_seg cs;
     far_pointer(cpu, in, &off, &sel);
+    if (prot_mode(cpu) && x86_far_system(cpu, sel, false))
+        return;
     far_target(cpu, sel, off, &cs);
     commit_cs(cpu, &cs, off);
 }
@@ -65,6 +67,8 @@ void x86_op_call_far(struct cpu *cpu, const struct insn *in)
     struct x86_seg cs;
     unsigned v = in->osize, ss = stack_size(cpu);
     far_pointer(cpu, in, &off, &sel);
+    if (prot_mode(cpu) && x86_far_system(cpu, sel, true))
+        return;
     far_target(cpu, sel, off, &cs);
     uint64_t sp = cpu->gpr[RSP];
     uint64_t at_cs = (sp - v) & size_mask(ss), at_ip = (sp - 2 * v) & size_mask(ss);
@@ -182,8 +186,12 @@ static void iret_prot(struct cpu *cpu, const struct insn *in)
 {
     unsigned v = in->osize, old_cpl = cpu->cpl;
     struct x86_seg cs;
-    if (cpu->rflags & FLAG_NT)
-        x86_gp(cpu, 0);   /* long mode: #GP; legacy task return: not implemented */
+    if (cpu->rflags & FLAG_NT) {
+        if (x86_long_mode(cpu))
+            x86_gp(cpu, 0);   /* no task switches in long mode */
+        x86_task_return(cpu);
+        return;
+    }
     uint64_t off = stack_peek(cpu, v, 0);
     uint16_t sel = (uint16_t)stack_peek(cpu, 2, v);
     uint64_t fl = stack_peek(cpu, v, 2 * v);

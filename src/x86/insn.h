@@ -170,6 +170,12 @@ void x86_op_pop_sreg(struct cpu *cpu, const struct insn *in);
 void x86_op_jmp_far(struct cpu *cpu, const struct insn *in);
 void x86_op_call_far(struct cpu *cpu, const struct insn *in);
 void x86_op_ret_far(struct cpu *cpu, const struct insn *in);
+/* JMP/CALL far to a system descriptor (gate.c): call gates, and outside
+ * long mode task gates and TSSs; false if sel names no system descriptor.
+ * Task switches (task.c): JMP/CALL to a TSS, IRET with NT = 1. */
+bool x86_far_system(struct cpu *cpu, uint16_t sel, bool call);
+void x86_task_far(struct cpu *cpu, uint16_t tss_sel, bool call);
+void x86_task_return(struct cpu *cpu);
 
 /* Condition codes as encoded in Jcc/SETcc/CMOVcc (low 4 bits of opcode). */
 bool x86_cond(struct cpu *cpu, unsigned cc);
