@@ -113,12 +113,14 @@ int main(void)
 {
 	if (svm_skip_if_unsupported())
 		return report_summary();
-	if (!svm_has(SVM_FEATURE_LBRV)) {
-		report_skip("LBR virtualization", "CPUID 0x8000000A EDX.LbrVirt clear");
-		return report_summary();
-	}
 	svm_enable();
 	test_shared();
+	if (!svm_has(SVM_FEATURE_LBRV)) {
+		report_skip("LBR_VIRT: VMRUN loads the guest's LBR state", "no LbrVirt");
+		report_skip("LBR_VIRT: #VMEXIT stores the guest's LBR state", "no LbrVirt");
+		report_skip("LBR_VIRT: #VMEXIT gives L1 its own LBR state back", "no LbrVirt");
+		return report_summary();
+	}
 	test_virtualized();
 	return report_summary();
 }
