@@ -111,6 +111,11 @@ static bool machine_apic_msr(void *opaque, uint32_t msr, bool write,
     return apic_msr(&((struct machine *)opaque)->apic, msr, write, val);
 }
 
+static void machine_init_signal(void *opaque)
+{
+    apic_init_signal(&((struct machine *)opaque)->apic);
+}
+
 static bool wire_devices(struct machine *m)
 {
     const struct pio_range com1 = {
@@ -160,7 +165,7 @@ int machine_init(struct machine *m, const struct machine_options *opt)
         .opaque = m,
         .intr_pending = machine_intr_pending, .intr_ack = machine_intr_ack,
         .timer = machine_timer, .host_gif = machine_host_gif,
-        .apic_msr = machine_apic_msr,
+        .apic_msr = machine_apic_msr, .init = machine_init_signal,
     };
     m->cpu.trace = opt->trace;
     m->cpu.trace_out = m->trace_out;

@@ -56,6 +56,13 @@ void apic_init(struct apic *a, struct cpu *cpu, struct pic *pic)
     apic_update(a);
 }
 
+void apic_init_signal(struct apic *a)
+{
+    reset_registers(a);
+    apic_timer_schedule(a);
+    apic_update(a);
+}
+
 /* As PC firmware (SeaBIOS under QEMU) leaves the APIC for a kernel:
  * software-enabled with spurious vector 0xff, the 8259 through LINT0
  * (ExtINT, level) and NMI on LINT1. */

@@ -19,9 +19,11 @@
  *
  * IPIs (ICR): fixed and NMI to self, to all including self, or to a
  * destination that names this APIC (physical, logical flat or cluster,
- * broadcast).  Lowest priority is fixed here (one CPU).  SMI raises the
- * CPU's SMI signal; INIT and start-up have no effect (no other CPU); all
- * excluding self goes nowhere.  Delivery is immediate: the delivery status
+ * broadcast).  Lowest priority is fixed here (one CPU).  INIT and SMI
+ * raise the CPU's INIT and SMI signals (an INIT level de-assert message
+ * delivers nothing);
+ * start-up IPIs have no effect (the one CPU is never waiting for one);
+ * all excluding self goes nowhere.  Delivery is immediate: the delivery status
  * bit always reads idle. */
 #ifndef NSVM_DEV_APIC_H
 #define NSVM_DEV_APIC_H
@@ -74,6 +76,8 @@ enum {
 #define APIC_TIMER_TSCDL    2u
 #define APIC_SVR_ENABLE (1u << 8)
 #define APIC_ICR_DEST_LOGICAL (1u << 11)
+#define APIC_ICR_LEVEL_ASSERT  (1u << 14)
+#define APIC_ICR_TRIGGER_LEVEL (1u << 15)
 #define APIC_ICR_SHORTHAND(v) (((v) >> 18) & 3u)
 
 /* ESR bits. */
@@ -107,6 +111,9 @@ struct apic {
 /* Power-on state, then the state firmware leaves for a loaded kernel. */
 void apic_init(struct apic *a, struct cpu *cpu, struct pic *pic);
 void apic_firmware_setup(struct apic *a);
+/* The CPU took an INIT: the registers as after power-on, the base MSR
+ * (and so the APIC's address and enable bit) unchanged. */
+void apic_init_signal(struct apic *a);
 
 /* MMIO (machine_mmio_*): decodes pa? */
 bool apic_mmio_decodes(const struct apic *a, uint64_t pa);

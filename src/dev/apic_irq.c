@@ -139,6 +139,9 @@ void apic_accept(struct apic *a, unsigned dm, unsigned vector, bool level)
     case APIC_DM_EXTINT:
         apic_update(a);
         return;
+    case APIC_DM_INIT:
+        x86_set_event(a->cpu, EVENT_INIT);
+        return;
     case APIC_DM_SMI:
         x86_set_event(a->cpu, EVENT_SMI);
         return;
@@ -193,6 +196,9 @@ void apic_send_ipi(struct apic *a, uint32_t lo, uint32_t dest)
     case 3: self = false; break;               /* all excluding self */
     default: self = dest_matches(a, lo, dest); break;
     }
+    if (dm == APIC_DM_INIT && (lo & APIC_ICR_TRIGGER_LEVEL) &&
+        !(lo & APIC_ICR_LEVEL_ASSERT))
+        return;   /* INIT level de-assert: no INIT is delivered */
     if ((dm == APIC_DM_FIXED || dm == APIC_DM_LOWEST) && vector < 16) {
         record_error(a, APIC_ESR_SEND_ILLEGAL);
         return;

@@ -88,7 +88,22 @@ static enum x86_stop skinit_interception(struct hv *hv)
     return STOP_NONE;
 }
 
+/* INIT: L0 intercepts it in every guest to apply it to the level it
+ * reaches — L1, or an L2 whose L1 does not intercept INIT (as on silicon,
+ * INIT then initialises the whole processor).  With VM_CR.R_INIT it
+ * becomes #SX with error code 1 in that level instead. */
+static enum x86_stop init_interception(struct hv *hv)
+{
+    x86_clear_event(hv->cpu, EVENT_INIT);
+    if (hv->vm_cr & VM_CR_R_INIT)
+        hv_queue_exception(hv, EXC_SX, 1, true);
+    else
+        hv_init_signal(hv);
+    return STOP_NONE;
+}
+
 static const hv_exit_fn exit_handlers[] = {
+    [SVM_EXIT_INIT]     = init_interception,
     [SVM_EXIT_HLT]      = hlt_interception,
     [SVM_EXIT_INVLPGA]  = invlpga_interception,
     [SVM_EXIT_IOIO]     = ioio_interception,

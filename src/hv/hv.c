@@ -24,7 +24,7 @@ static const unsigned l0_intercepts[] = {
     INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD, INTERCEPT_VMSAVE,
     INTERCEPT_STGI, INTERCEPT_CLGI, INTERCEPT_SKINIT, INTERCEPT_INVLPGA,
     INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT, INTERCEPT_CPUID,
-    INTERCEPT_HLT, INTERCEPT_SHUTDOWN,
+    INTERCEPT_HLT, INTERCEPT_SHUTDOWN, INTERCEPT_INIT,
 };
 
 void hv_init(struct hv *hv, struct cpu *cpu)
@@ -36,12 +36,28 @@ void hv_init(struct hv *hv, struct cpu *cpu)
     hv->gif = true;
     hv->vm_cr = cpu->svm.vm_cr;
     hv->hsave_pa = cpu->svm.hsave_pa;
+    hv->tsc_ratio = cpu->svm.tsc_ratio;
     for (size_t i = 0; i < sizeof(l0_intercepts) / sizeof(l0_intercepts[0]); i++)
         vmcb_set_intercept(&hv->vmcb01, l0_intercepts[i]);
     hv->vmcb01.control.asid = HV_ASID_L1;
     hv->vmcb01.control.tlb_ctl = TLB_CONTROL_FLUSH_ALL;
     hv_init_maps(hv);
     init_l1_state(hv);
+}
+
+/* The processor took an INIT that no level intercepted: L1 restarts in
+ * the state INIT gives the CPU, and an L2 it ran is gone with it. */
+void hv_init_signal(struct hv *hv)
+{
+    hv->nested.guest_mode = false;
+    hv->vmcb = &hv->vmcb01;
+    hv->exc.vector = -1;
+    hv->gif = true;
+    x86_init_processor(hv->cpu);
+    init_l1_state(hv);
+    hv->vmcb01.control.event_inj = 0;
+    hv->vmcb01.control.exit_int_info = 0;
+    hv->vmcb01.control.tlb_ctl = TLB_CONTROL_FLUSH_ALL;
 }
 
 void hv_queue_exception(struct hv *hv, int vector, uint32_t err, bool has_err)
@@ -135,6 +151,12 @@ static enum x86_stop enter(struct hv *hv)
             deliver_queued(hv);
             level = hv_level(hv);
         }
+        /* an L2 with V_INTR_MASKING takes physical interrupts per L1's IF */
+        cpu->svm.host_if = !hv->nested.guest_mode ||
+                           (hv->vmcb01.save.rflags & FLAG_IF);
+        /* L1's TSC is not scaled; L2's is by L1's TSC ratio */
+        cpu->svm.tsc_ratio = hv->nested.guest_mode ? hv->tsc_ratio
+                                                   : TSC_RATIO_DEFAULT;
         if (svm_vmrun_native(cpu, hv->vmcb) == STOP_VMEXIT)
             cpu->stop = STOP_VMEXIT;   /* also when VMRUN itself failed */
         /* a TLB flush is asked for once, as KVM does after servicing it */

@@ -88,6 +88,7 @@ struct hv {
     bool l1_svme;           /* EFER.SVME (vmcb01's stays 1 for VMRUN) */
     bool gif;               /* L1's global interrupt flag */
     uint64_t vm_cr, hsave_pa;
+    uint64_t tsc_ratio;     /* TSC_RATIO: the hardware applies it to L2 only */
 
     struct nested nested;
     struct hv_exception exc;

@@ -30,6 +30,8 @@ void hv_queue_exception(struct hv *hv, int vector, uint32_t err, bool has_err);
 void hv_skip_insn(struct hv *hv);
 /* The same without the trap (VMRUN: the guest runs next). */
 void hv_retire_insn(struct hv *hv);
+/* INIT, not intercepted by L1 for its L2: L1 restarts from INIT's state. */
+void hv_init_signal(struct hv *hv);
 /* Reports an internal inconsistency of L0 on stderr; the machine stops. */
 enum x86_stop hv_internal_error(struct hv *hv, const char *what);
 
@@ -88,6 +90,8 @@ void hv_close_ports(struct hv *hv);
 enum x86_stop nested_vmrun(struct hv *hv);
 /* #VMEXIT(VMEXIT_INVALID) to L1 for its last VMRUN. */
 void nested_vmrun_invalid(struct hv *hv, const char *why);
+/* vmcb02's TSC offset for L1's TSC ratio and vmcb12's offset. */
+uint64_t nested_tsc_offset(const struct hv *hv);
 
 /* nested_exit.c */
 /* An L2 exit: reflects it to L1 and returns true when L1 asked for it. */

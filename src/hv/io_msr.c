@@ -11,6 +11,7 @@
 
 #define MSR_TSC 0x10u
 #define MSR_PAT 0x277u
+#define TSC_RATIO_RSVD (~0ull << 40)   /* 8.32 fixed point (APM 15.30.5) */
 #define MSR_DEBUGCTL 0x1d9u
 #define MSR_BR_FROM 0x1dbu
 #define MSR_LASTEXCP_TO 0x1deu
@@ -133,6 +134,45 @@ static bool lbrv_access(struct hv *hv, uint32_t msr, bool write, uint64_t *val)
     return ok;
 }
 
+/* ---- the TSC ---- */
+
+/* The ratio the hardware applies to the current guest: L1's TSC_RATIO for
+ * L2, none for L1 (hv.c). */
+static uint64_t guest_tsc_ratio(const struct hv *hv)
+{
+    return hv->nested.guest_mode ? hv->tsc_ratio : TSC_RATIO_DEFAULT;
+}
+
+static uint64_t guest_tsc(const struct hv *hv)
+{
+    return x86_tsc_scale(x86_tsc(hv->cpu), guest_tsc_ratio(hv)) +
+           hv->vmcb->control.tsc_offset;
+}
+
+/* The guest writes its TSC: the hardware's becomes what scales and
+ * offsets to the value written. */
+static void wrmsr_tsc(struct hv *hv, uint64_t val)
+{
+    uint64_t ratio = guest_tsc_ratio(hv);
+    uint64_t host = val - hv->vmcb->control.tsc_offset;
+
+    if (ratio != TSC_RATIO_DEFAULT && ratio)
+        host = (uint64_t)(((unsigned __int128)host << 32) / ratio);
+    hv->cpu->tsc_offset += host - x86_tsc(hv->cpu);
+}
+
+/* L1's TSC_RATIO, also when an L2 that L1 lets through writes it: it
+ * applies to L2 from the next entry. */
+static bool wrmsr_tsc_ratio(struct hv *hv, uint64_t val)
+{
+    if (val & TSC_RATIO_RSVD)
+        return false;
+    hv->tsc_ratio = val;
+    if (hv->nested.guest_mode)
+        hv->vmcb02.control.tsc_offset = nested_tsc_offset(hv);
+    return true;
+}
+
 static bool hv_rdmsr(struct hv *hv, uint32_t msr, uint64_t *val)
 {
     const struct vmcb *v = hv->vmcb;
@@ -148,7 +188,10 @@ static bool hv_rdmsr(struct hv *hv, uint32_t msr, uint64_t *val)
         *val = hv->hsave_pa;
         return true;
     case MSR_TSC:
-        *val = x86_tsc(hv->cpu) + v->control.tsc_offset;
+        *val = guest_tsc(hv);
+        return true;
+    case MSR_TSC_RATIO:
+        *val = hv->tsc_ratio;
         return true;
     case MSR_PAT:
         if (v->control.misc_ctl & MISC_CTL_NP_ENABLE) {
@@ -176,9 +219,11 @@ static bool hv_wrmsr(struct hv *hv, uint32_t msr, uint64_t val)
             return false;
         hv->hsave_pa = val;
         return true;
-    case MSR_TSC:   /* the hardware's TSC, which the guest sees offset */
-        hv->cpu->tsc_offset += val - (x86_tsc(hv->cpu) + v->control.tsc_offset);
+    case MSR_TSC:   /* the hardware's TSC, which the guest sees scaled, offset */
+        wrmsr_tsc(hv, val);
         return true;
+    case MSR_TSC_RATIO:
+        return wrmsr_tsc_ratio(hv, val);
     case MSR_PAT:
         if (v->control.misc_ctl & MISC_CTL_NP_ENABLE) {
             uint64_t pat = hv->cpu->pat;
@@ -227,7 +272,7 @@ enum x86_stop hv_emulate_msr(struct hv *hv)
 #define HV_NESTED_SVM_FEATURES                                              \
     (SVM_FEATURE_NP | SVM_FEATURE_LBRV | SVM_FEATURE_NRIPS |                \
      SVM_FEATURE_VMCB_CLEAN | SVM_FEATURE_FLUSH_BY_ASID |                    \
-     SVM_FEATURE_DECODE_ASSISTS)
+     SVM_FEATURE_DECODE_ASSISTS | SVM_FEATURE_VGIF | SVM_FEATURE_VNMI)
 
 void hv_cpuid(struct hv *hv, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {

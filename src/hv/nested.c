@@ -62,11 +62,26 @@ static void copy_save(struct vmcb_save *s, const struct vmcb_save *v)
 
 /* ---- vmcb02 ---- */
 
-/* The int_ctl bits L0 passes to the hardware: virtual interrupts and TPR;
- * not V_GIF, vNMI or AVIC, which nested mode does not offer. */
+/* Nested TSC scaling: L1 reads the hardware's TSC plus vmcb01's offset,
+ * L2 that scaled by L1's TSC ratio plus vmcb12's offset; the hardware runs
+ * L2 with L1's ratio (hv.c), so vmcb02's offset is vmcb01's scaled (a
+ * signed value) plus vmcb12's. */
+uint64_t nested_tsc_offset(const struct hv *hv)
+{
+    __int128 off01 = (int64_t)hv->vmcb01.control.tsc_offset;
+
+    return (uint64_t)(int64_t)((off01 * (__int128)hv->tsc_ratio) >> 32) +
+           hv->nested.ctl.tsc_offset;
+}
+
+/* The int_ctl bits L0 passes to the hardware: virtual interrupts and TPR,
+ * virtual GIF and virtual NMI (the hardware implements them for L2 as it
+ * would for L1's guest); not AVIC, which nested mode does not offer. */
 #define INT_CTL_PASSED (INT_CTL_V_TPR_MASK | INT_CTL_V_IRQ |               \
                         INT_CTL_V_INTR_PRIO_MASK | INT_CTL_V_IGN_TPR |       \
-                        INT_CTL_V_INTR_MASKING)
+                        INT_CTL_V_INTR_MASKING | INT_CTL_V_GIF |             \
+                        INT_CTL_V_GIF_ENABLE | INT_CTL_V_NMI_PENDING |       \
+                        INT_CTL_V_NMI_BLOCKING | INT_CTL_V_NMI_ENABLE)
 
 static void build_ctl02(struct hv *hv)
 {
@@ -80,7 +95,7 @@ static void build_ctl02(struct hv *hv)
     c->pause_filter_count = c12->pause_filter_count;
     c->iopm_base_pa = c01->iopm_base_pa;     /* L0's maps: L0 routes */
     c->msrpm_base_pa = c01->msrpm_base_pa;
-    c->tsc_offset = c01->tsc_offset + c12->tsc_offset;
+    c->tsc_offset = nested_tsc_offset(hv);
     c->asid = hv_hw_asid(c12->asid);
     c->tlb_ctl = c12->tlb_ctl;
     c->int_ctl = c12->int_ctl & INT_CTL_PASSED;

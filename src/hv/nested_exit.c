@@ -149,6 +149,21 @@ static void save_l2_state(struct hv *hv, struct vmcb_save *s)
     }
 }
 
+/* The int_ctl bits a #VMEXIT writes back for a VMCB whose int_ctl was
+ * ctl: V_IRQ always, V_TPR under V_INTR_MASKING, V_GIF under VGIF, the
+ * vNMI bits under vNMI. */
+static uint32_t int_ctl_written(uint32_t ctl)
+{
+    uint32_t wb = INT_CTL_V_IRQ;
+    if (ctl & INT_CTL_V_INTR_MASKING)
+        wb |= INT_CTL_V_TPR_MASK;
+    if (ctl & INT_CTL_V_GIF_ENABLE)
+        wb |= INT_CTL_V_GIF;
+    if (ctl & INT_CTL_V_NMI_ENABLE)
+        wb |= INT_CTL_V_NMI_PENDING | INT_CTL_V_NMI_BLOCKING;
+    return wb;
+}
+
 /* The exit information, from vmcb02, into vmcb12 — the fields a #VMEXIT
  * writes and no others. */
 static void save_exit_info(struct hv *hv, struct vmcb_control *c)
@@ -161,10 +176,11 @@ static void save_exit_info(struct hv *hv, struct vmcb_control *c)
     c->exit_int_info = c02->exit_int_info;
     c->exit_int_info_err = c02->exit_int_info_err;
     c->next_rip = c02->next_rip;
+    c->insn_len = c02->insn_len;              /* decode assists (15.33.4) */
+    memcpy(c->insn_bytes, c02->insn_bytes, sizeof(c->insn_bytes));
     c->int_state = c02->int_state;
-    if (hv->nested.ctl.int_ctl & INT_CTL_V_INTR_MASKING)
-        c->int_ctl = (c->int_ctl & ~INT_CTL_V_TPR_MASK) |
-                     (c02->int_ctl & INT_CTL_V_TPR_MASK);
+    c->int_ctl = (c->int_ctl & ~int_ctl_written(hv->nested.ctl.int_ctl)) |
+                 (c02->int_ctl & int_ctl_written(hv->nested.ctl.int_ctl));
     c->event_inj &= ~EVENTINJ_V;
 }
 
@@ -202,5 +218,6 @@ void nested_vmexit(struct hv *hv, uint64_t code, uint64_t info1,
     c->exit_int_info = 0;
     c->exit_int_info_err = 0;
     c->next_rip = 0;
+    c->insn_len = 0;   /* L0 makes no #PF or NPF exit of its own */
     nested_reflect(hv);
 }

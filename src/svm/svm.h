@@ -23,6 +23,10 @@ void svm_intercept_ioio(struct cpu *cpu, uint16_t port, unsigned size,
                         uint64_t info1);
 void svm_intercept_msr(struct cpu *cpu, uint32_t msr, int write);
 
+/* PAUSE (15.14.4): with the PAUSE intercept, the pause filter decides
+ * whether this PAUSE exits. */
+void svm_intercept_pause(struct cpu *cpu);
+
 /* Exception intercepts are checked at delivery (except.c). */
 void svm_intercept_exception(struct cpu *cpu, int vector, uint32_t err,
                              int has_err, uint64_t cr2);
@@ -43,13 +47,32 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,
             svm_intercept((cpu), (code), (i1), (i2));                       \
     } while (0)
 
+/* Virtual interrupts (vintr.c, APM 15.21): EVENT_VIRQ / EVENT_VNMI are
+ * set while the guest has one waiting; intr.c asks whether it can be
+ * taken now (with the guest's RFLAGS.IF as if_set) and takes it (the
+ * VINTR intercept applies to V_IRQ).  STGI/CLGI under VGIF write V_GIF
+ * (svm_vgif_write returns false when VGIF is off). */
+bool svm_virq_ready(const struct cpu *cpu, bool if_set);
+bool svm_vnmi_ready(const struct cpu *cpu);
+void svm_take_virq(struct cpu *cpu);
+void svm_take_vnmi(struct cpu *cpu);
+bool svm_vgif_write(struct cpu *cpu, bool set);
+
+/* Leaves guest mode and restores the host the VMRUN came from (the
+ * second half of #VMEXIT; INIT uses it to end guest mode). */
+void svm_restore_host(struct cpu *cpu);
+
 /* CPUID 0x8000000A EDX: the SVM features nsvm implements — nested paging,
- * LBR virtualization and NRIP save (x86_cpu_init puts it in
- * cpu->svm_features).  Not offered:
- * decode assists (CR/DR, INVLPG, INTn exits carry EXITINFO1 = 0), VMCB
- * clean bits, flush by ASID, pause filter, AVIC, vGIF, vNMI. */
+ * LBR virtualization, NRIP save, the TSC ratio MSR, decode assists, the
+ * pause filter and its threshold (x86_cpu_init puts it in
+ * cpu->svm_features), virtual GIF and virtual NMI.  Not offered: VMCB
+ * clean bits, flush by ASID, AVIC. */
 #define SVM_FEATURES_IMPLEMENTED (SVM_FEATURE_NP | SVM_FEATURE_LBRV | \
-                                  SVM_FEATURE_NRIPS)
+                                  SVM_FEATURE_NRIPS | SVM_FEATURE_TSC_RATE | \
+                                  SVM_FEATURE_DECODE_ASSISTS |            \
+                                  SVM_FEATURE_PAUSE_FILTER |              \
+                                  SVM_FEATURE_PF_THRESHOLD |              \
+                                  SVM_FEATURE_VGIF | SVM_FEATURE_VNMI)
 
 /* The CPU's state as a VMCB's state-save area holds it: what #VMEXIT
  * writes back, and how a native host captures a machine's initial state. */

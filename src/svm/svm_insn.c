@@ -93,13 +93,14 @@ static void op_vmsave(struct cpu *cpu, const struct insn *in)
 
 /* STGI/CLGI: the global interrupt flag.  While it is clear, interrupts
  * and NMIs are held pending (15.17); the block ends so that a pending
- * event is looked at. */
+ * event is looked at.  A guest with VGIF enabled writes V_GIF instead. */
 static void op_stgi(struct cpu *cpu, const struct insn *in)
 {
     (void)in;
     svm_insn_prologue(cpu);
     svm_check(cpu, SVM_EXIT_STGI, 0, 0);
-    cpu->svm.gif = true;
+    if (!svm_vgif_write(cpu, true))
+        cpu->svm.gif = true;
     cpu->stop_block = true;
 }
 
@@ -108,7 +109,8 @@ static void op_clgi(struct cpu *cpu, const struct insn *in)
     (void)in;
     svm_insn_prologue(cpu);
     svm_check(cpu, SVM_EXIT_CLGI, 0, 0);
-    cpu->svm.gif = false;
+    if (!svm_vgif_write(cpu, false))
+        cpu->svm.gif = false;
 }
 
 /* SKINIT is not advertised (CPUID 0x80000001 ECX[12] clear): after the

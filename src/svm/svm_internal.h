@@ -64,12 +64,28 @@ static inline void svm_insn_prologue(struct cpu *cpu)
 const char *svm_vmrun_check(const struct cpu *cpu, const struct vmcb *v);
 /* Loads the guest state and caches the controls; enters guest mode. */
 void svm_enter_guest(struct cpu *cpu, struct vmcb *v);
-/* Leaves guest mode and restores the host the VMRUN came from. */
-void svm_restore_host(struct cpu *cpu);
 /* VMRUN of the emulated host, after the instruction's checks: the VMCB at
  * vmcb_pa (v) and the host-save area (hsave) are pages of RAM. */
 void svm_vmrun(struct cpu *cpu, uint64_t vmcb_pa, struct vmcb *v,
                struct vmcb *hsave);
+
+/* ---- virtual interrupts (vintr.c) ---- */
+
+/* VMRUN: cache int_ctl and the vector (before guest mode is entered);
+ * then, in guest mode, raise the events for what waits. */
+void svm_vintr_enter(struct cpu *cpu, const struct vmcb_control *c);
+void svm_vintr_events(struct cpu *cpu);
+/* #VMEXIT: V_IRQ, V_GIF and the vNMI bits back into the VMCB. */
+void svm_vintr_exit(struct cpu *cpu, struct vmcb_control *c);
+
+/* ---- pause filter (pause_filter.c), decode assists (decode_assist.c) ---- */
+
+/* VMRUN: load the pause filter's counter and threshold (15.14.4). */
+void svm_pause_filter_enter(struct cpu *cpu, const struct vmcb_control *c);
+/* #VMEXIT: the number of bytes fetched and the guest instruction bytes
+ * (15.33.4) for an exit code and its EXITINFO1. */
+void svm_decode_assist_exit(struct cpu *cpu, struct vmcb_control *c,
+                            uint64_t code, uint64_t info1);
 
 /* ---- events (event.c) ---- */
 

@@ -26,6 +26,8 @@ struct svm_state {
     bool v_intr_masking;  /* V_INTR_MASKING: the guest's CR8 is V_TPR */
     uint64_t vm_cr;       /* MSR VM_CR */
     uint64_t hsave_pa;    /* MSR VM_HSAVE_PA */
+    uint64_t tsc_ratio;   /* MSR TSC_RATIO: 8.32 fixed point, guest mode only */
+    bool tsc_scaled;      /* in guest mode with TSC_RATIO other than 1.0 */
     uint64_t vmcb_pa;     /* physical address of the VMCB (emulated host) */
     struct vmcb *vmcb;    /* the VMCB being run, as a host pointer */
     struct vmcb *hsave;   /* bare host: host-save area latched at VMRUN */
@@ -41,9 +43,20 @@ struct svm_state {
     uint32_t intercepts[6];   /* APM B, offset 0x000 */
     uint64_t iopm_pa, msrpm_pa;
     uint64_t tsc_offset;      /* added to the TSC while in guest mode */
+    /* pause filter (pause_filter.c): the internal counter, the count and
+     * threshold it reloads from, the clock at the last PAUSE */
+    uint16_t pause_counter, pause_count, pause_threshold;
+    uint64_t pause_last;
     uint64_t ncr3;
     uint64_t host_pat;        /* the host's PAT while the guest's is G_PAT */
     uint64_t host_cr8;        /* the host's TPR while V_INTR_MASKING */
+    uint32_t int_ctl;         /* V_IRQ, V_GIF, vNMI ... as the guest runs (vintr.c) */
+    uint8_t int_vector;       /* V_INTR_VECTOR */
+    bool host_nmi_blocked;    /* the host's NMI masking while vNMI is on */
+    /* A native host's RFLAGS.IF as the level it emulates sees it: masks
+     * physical interrupts for a guest with V_INTR_MASKING (set before
+     * svm_vmrun_native; an emulated host's is in its host-save area). */
+    bool host_if;
 
     /* statistics */
     uint64_t stat_vmrun, stat_vmexit;

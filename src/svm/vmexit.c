@@ -94,6 +94,7 @@ void svm_restore_host(struct cpu *cpu)
     svm->gif = false;
     cpu->tsc_offset -= svm->tsc_offset;
     svm->tsc_offset = 0;
+    svm->tsc_scaled = false;
     if (svm->npt)
         cpu->pat = svm->host_pat;
     if (svm->v_intr_masking)
@@ -133,9 +134,11 @@ _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t code, uint64_t info1,
     c->exit_int_info_err = int_err;
     svm_save_guest(cpu, v);
     x86_lbr_vmexit(cpu, &v->save);
+    svm_vintr_exit(cpu, c);
     c->exit_code = code;
     c->exit_info_1 = info1;
     c->exit_info_2 = info2;
+    svm_decode_assist_exit(cpu, c, code, info1);
     c->next_rip = (exit_has_nrip(code) &&
                    (cpu->svm_features & SVM_FEATURE_NRIPS)) ? cpu->next_rip : 0;
     c->event_inj &= ~EVENTINJ_V;

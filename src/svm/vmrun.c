@@ -144,6 +144,8 @@ static void cache_controls(struct cpu *cpu, const struct vmcb *v)
     svm->msrpm_pa = c->msrpm_base_pa & ~0xfffull;
     svm->tsc_offset = c->tsc_offset;
     cpu->tsc_offset += c->tsc_offset;
+    svm->tsc_scaled = svm->tsc_ratio != TSC_RATIO_DEFAULT;   /* 15.30.5 */
+    svm_pause_filter_enter(cpu, c);
     svm->npt = (c->misc_ctl & MISC_CTL_NP_ENABLE) != 0;
     svm->ncr3 = c->nested_cr3;
     if (svm->npt) {
@@ -151,6 +153,7 @@ static void cache_controls(struct cpu *cpu, const struct vmcb *v)
         svm->host_pat = cpu->pat;
         cpu->pat = v->save.g_pat;
     }
+    svm_vintr_enter(cpu, c);
     svm->v_intr_masking = (c->int_ctl & INT_CTL_V_INTR_MASKING) != 0;
     if (svm->v_intr_masking) {
         svm->host_cr8 = cpu->cr8;
@@ -184,6 +187,7 @@ void svm_enter_guest(struct cpu *cpu, struct vmcb *v)
     x86_lbr_vmrun(cpu, &v->save, (v->control.misc_ctl2 & MISC_CTL2_LBR_VIRT) &&
                   (cpu->svm_features & SVM_FEATURE_LBRV));
     x86_perf_sync(cpu);   /* counters that count only in the host or guest */
+    svm_vintr_events(cpu);
     svm->stat_vmrun++;
     cpu->stop_block = true;
     if (cpu->trace & TRACE_EXIT)

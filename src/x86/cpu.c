@@ -33,6 +33,7 @@ void x86_reset(struct cpu *cpu)
     x86_smm_reset(cpu);
     memset(&cpu->svm, 0, sizeof(cpu->svm));
     cpu->svm.gif = true;
+    cpu->svm.tsc_ratio = TSC_RATIO_DEFAULT;
     x87_reset(cpu);
     x86_update_mode(cpu);
     cpu->tlb = cpu->tlb_store[0];

@@ -92,7 +92,7 @@ enum {
     EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5,
     EXC_UD = 6, EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12,
     EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17, EXC_MC = 18,
-    EXC_XM = 19,
+    EXC_XM = 19, EXC_SX = 30,
 };
 
 /* #PF error code bits. */
@@ -158,7 +158,8 @@ struct x86_bus {
  * deliver, or -1 if it went away.  timer: called once cpu->icount reaches
  * cpu->timer_at.  host_gif: the GIF of a host emulated above the CPU
  * (src/hv's view of L1), NULL = always set.  apic_msr: MSRs 0x1B, 0x6E0
- * and 0x800-0x8FF (false = #GP); NULL: no APIC (CPUID says so too). */
+ * and 0x800-0x8FF (false = #GP); NULL: no APIC (CPUID says so too).
+ * init: the CPU takes an INIT (x86_take_init). */
 struct x86_intc {
     void *opaque;
     int (*intr_pending)(void *opaque);
@@ -166,6 +167,7 @@ struct x86_intc {
     void (*timer)(void *opaque);
     bool (*host_gif)(void *opaque);
     bool (*apic_msr)(void *opaque, uint32_t msr, bool write, uint64_t *val);
+    void (*init)(void *opaque);   /* the INIT signal resets the controller */
 };
 
 /* Software TLB: linear page -> host pointer, with one tag per kind of
@@ -416,6 +418,8 @@ enum { EVT_EXTINT = 0, EVT_NMI = 2, EVT_EXCEPTION = 3, EVT_SOFTINT = 4,
        EVT_SOFTEXC = 5 };
 void x86_deliver_event(struct cpu *cpu, int vector, int type, uint32_t err,
                        bool has_err);
+/* Delivers cpu->pending_exc (the exception intercept applies first). */
+void x86_deliver_pending(struct cpu *cpu);
 
 /* Alignment checking (APM vol. 2, 8.2.18; align.c): armed when CR0.AM
  * and RFLAGS.AC are set, active for data accesses at CPL 3.
@@ -438,15 +442,27 @@ void x86_set_rflags(struct cpu *cpu, uint64_t val);
 
 /* Time: the clock advances by one per retired instruction and by one per
  * cycle spent halted (a halted CPU skips ahead to its next timer event);
- * the TSC is the clock plus the offset IA32_TSC writes set. */
+ * the TSC is the clock plus the offset IA32_TSC writes set.  In guest
+ * mode with a TSC ratio (APM vol. 2, 15.30.5) the guest reads
+ * host TSC x TSC_RATIO + TSC_OFFSET, the product of the 64-bit TSC and
+ * the 8.32 fixed-point ratio truncated to 64 bits. */
 static inline uint64_t x86_clock(const struct cpu *cpu)
 {
     return cpu->icount + cpu->idle_cycles;
 }
 
+static inline uint64_t x86_tsc_scale(uint64_t tsc, uint64_t ratio)
+{
+    return (uint64_t)(((unsigned __int128)tsc * ratio) >> 32);
+}
+
 static inline uint64_t x86_tsc(const struct cpu *cpu)
 {
-    return x86_clock(cpu) + cpu->tsc_offset;
+    uint64_t tsc = x86_clock(cpu) + cpu->tsc_offset;
+    if (__builtin_expect(cpu->svm.tsc_scaled, 0))
+        return x86_tsc_scale(tsc - cpu->svm.tsc_offset, cpu->svm.tsc_ratio) +
+               cpu->svm.tsc_offset;
+    return tsc;
 }
 
 /* External events (intr.c).  Devices set and clear EVENT_INTR as their
@@ -485,6 +501,11 @@ void x86_smm_enter(struct cpu *cpu);
 void x86_smm_rsm(struct cpu *cpu);
 void x86_smm_reset(struct cpu *cpu);
 bool x86_smm_msr(struct cpu *cpu, uint32_t msr, bool write, uint64_t *val);
+/* The INIT signal, once GIF lets it through (init.c), and the state it
+ * puts the processor in (also for a host that emulates INIT for a guest:
+ * the CPU then holds the guest's state). */
+void x86_take_init(struct cpu *cpu);
+void x86_init_processor(struct cpu *cpu);
 /* A halted CPU: whether an event could wake it with RFLAGS.IF = if_set;
  * if one would only come from the timer, time skips to it (counted in
  * idle_cycles, not in icount).  False: nothing can ever wake it. */

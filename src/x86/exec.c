@@ -12,7 +12,6 @@
 #include "x86/decode_cache.h"
 
 void mem_mark_code(struct cpu *cpu, uint64_t ppage);
-void x86_deliver_pending(struct cpu *cpu);
 
 static inline unsigned block_hash(uint64_t pa, unsigned mode)
 {

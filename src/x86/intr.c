@@ -32,8 +32,8 @@ static bool intr_unmasked(const struct cpu *cpu)
 {
     const struct svm_state *svm = &cpu->svm;
     if (svm->guest_mode && svm->v_intr_masking)
-        /* a native host (src/hv) always takes its interrupts */
-        return !svm->hsave || (svm->hsave->save.rflags & FLAG_IF);
+        return svm->hsave ? (svm->hsave->save.rflags & FLAG_IF) != 0
+                          : svm->host_if;
     return (cpu->rflags & FLAG_IF) != 0;
 }
 
@@ -67,6 +67,26 @@ static void take_intr(struct cpu *cpu)
     x86_deliver_event(cpu, vector, EVT_EXTINT, 0, false);
 }
 
+/* The events that could be taken now, were there no interrupt shadow:
+ * phys_if masks physical interrupts, virt_if (the guest's RFLAGS.IF)
+ * virtual ones. */
+static uint32_t deliverable(struct cpu *cpu, bool phys_if, bool virt_if)
+{
+    uint32_t ev = cpu->events, ready = 0;
+
+    if (ev & EVENT_INIT)
+        ready |= EVENT_INIT;
+    if ((ev & EVENT_NMI) && !cpu->nmi_blocked)
+        ready |= EVENT_NMI;
+    if ((ev & EVENT_VNMI) && svm_vnmi_ready(cpu))
+        ready |= EVENT_VNMI;
+    if ((ev & EVENT_INTR) && phys_if && intr_pending(cpu) >= 0)
+        ready |= EVENT_INTR;
+    if ((ev & EVENT_VIRQ) && svm_virq_ready(cpu, virt_if))
+        ready |= EVENT_VIRQ;
+    return ready;
+}
+
 /* SMI (APM 10.3.1): taken before NMI and INTR, held while in SMM and, as
  * the others, by GIF and an interrupt shadow.  In guest mode the SMI
  * intercept may take it first (EXITINFO1 0: an external SMI); the SMI then
@@ -96,17 +116,24 @@ bool x86_check_events(struct cpu *cpu)
         return false;
     if (smi_ready(cpu))
         return take_smi(cpu);
-    bool nmi = (cpu->events & EVENT_NMI) && !cpu->nmi_blocked;
-    bool intr = (cpu->events & EVENT_INTR) && intr_unmasked(cpu) &&
-                intr_pending(cpu) >= 0;
-    if (!nmi && !intr)
+    uint32_t ready = deliverable(cpu, intr_unmasked(cpu),
+                                 (cpu->rflags & FLAG_IF) != 0);
+    if (!ready)
         return false;
     if (in_shadow(cpu))
         return true;
-    if (nmi)
+    /* priority (APM 8.5): INIT, then NMI, then maskable interrupts;
+     * a physical event before the virtual one of its kind */
+    if (ready & EVENT_INIT)
+        x86_take_init(cpu);
+    else if (ready & EVENT_NMI)
         take_nmi(cpu);
-    else
+    else if (ready & EVENT_VNMI)
+        svm_take_vnmi(cpu);
+    else if (ready & EVENT_INTR)
         take_intr(cpu);
+    else
+        svm_take_virq(cpu);
     return false;
 }
 
@@ -115,9 +142,8 @@ static bool wakes(struct cpu *cpu, bool if_set)
 {
     if (smi_ready(cpu))
         return true;
-    if ((cpu->events & EVENT_NMI) && !cpu->nmi_blocked)
-        return true;
-    return if_set && (cpu->events & EVENT_INTR) && intr_pending(cpu) >= 0;
+    bool phys_if = cpu->svm.guest_mode ? intr_unmasked(cpu) : if_set;
+    return deliverable(cpu, phys_if, if_set) != 0;
 }
 
 /* A native host (src/hv) waits for its guest's events after #VMEXIT has
@@ -131,8 +157,6 @@ static bool halt_gif(struct cpu *cpu)
 
 bool x86_halt_wait(struct cpu *cpu, bool if_set)
 {
-    if (cpu->svm.guest_mode)
-        if_set = intr_unmasked(cpu);
     /* Firing the timer twice without a wake-up: its interrupt is masked
      * or below the priority threshold, and a halted CPU changes neither. */
     for (int fired = 0; fired < 2; fired++) {

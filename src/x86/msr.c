@@ -21,6 +21,7 @@ enum {
     MSR_GS_BASE = 0xc0000101,
     MSR_KERNEL_GS_BASE = 0xc0000102,
     MSR_TSC_AUX = 0xc0000103,
+    MSR_TSC_RATIO = 0xc0000104,
     MSR_VM_CR = 0xc0010114,
     MSR_VM_HSAVE_PA = 0xc0010117,
 };
@@ -47,6 +48,37 @@ static bool msr_elsewhere(struct cpu *cpu, uint32_t msr, bool write,
 
 #define VM_CR_SVMDIS (1ull << 4)
 #define VM_CR_LOCK   (1ull << 3)
+#define TSC_RATIO_VALID ((1ull << 40) - 1)   /* 8.32 fixed point, 63:40 MBZ */
+#define TSC_RATIO_ONE   (1ull << 32)
+#define SVM_TSC_RATE_MSR (1u << 4)            /* CPUID 8000_000A EDX[4] */
+
+/* TSC_RATIO (APM vol. 2, 15.30.5): applies in guest mode only. */
+static bool has_tsc_ratio(const struct cpu *cpu)
+{
+    return cpu->has_svm && (cpu->svm_features & SVM_TSC_RATE_MSR);
+}
+
+static bool wrmsr_tsc_ratio(struct cpu *cpu, uint64_t val)
+{
+    if (!has_tsc_ratio(cpu) || (val & ~TSC_RATIO_VALID))
+        return false;
+    cpu->svm.tsc_ratio = val;
+    cpu->svm.tsc_scaled = cpu->svm.guest_mode && val != TSC_RATIO_ONE;
+    return true;
+}
+
+/* A TSC write sets the host's TSC; in guest mode the value written is the
+ * guest's, so the host's is what scales and offsets to it. */
+static void wrmsr_tsc(struct cpu *cpu, uint64_t val)
+{
+    struct svm_state *svm = &cpu->svm;
+    if (svm->tsc_scaled && svm->tsc_ratio) {
+        uint64_t host = (uint64_t)(((unsigned __int128)(val - svm->tsc_offset)
+                                    << 32) / svm->tsc_ratio);
+        val = host + svm->tsc_offset;
+    }
+    cpu->tsc_offset = val - x86_clock(cpu);
+}
 
 bool x86_rdmsr(struct cpu *cpu, uint32_t msr, uint64_t *val)
 {
@@ -72,6 +104,9 @@ bool x86_rdmsr(struct cpu *cpu, uint32_t msr, uint64_t *val)
     case MSR_GS_BASE:        *val = cpu->seg[SEG_GS].base; return true;
     case MSR_KERNEL_GS_BASE: *val = cpu->kernel_gs_base; return true;
     case MSR_TSC_AUX:        *val = cpu->tsc_aux; return true;
+    case MSR_TSC_RATIO:
+        *val = cpu->svm.tsc_ratio;
+        return has_tsc_ratio(cpu);
     case MSR_SMM_BASE:
     case MSR_SMM_ADDR:
     case MSR_SMM_MASK:       return x86_smm_msr(cpu, msr, false, val);
@@ -134,7 +169,7 @@ bool x86_wrmsr(struct cpu *cpu, uint32_t msr, uint64_t val)
     if (apic_msr(cpu, msr))
         return cpu->intc.apic_msr(cpu->intc.opaque, msr, true, &val);
     switch (msr) {
-    case MSR_TSC:            cpu->tsc_offset = val - x86_clock(cpu); return true;
+    case MSR_TSC:            wrmsr_tsc(cpu, val); return true;
     case MSR_APIC_BASE:      cpu->apic_base = val; return true;
     case MSR_SYSENTER_CS:    cpu->sysenter_cs = val & 0xffff; return true;
     case MSR_SYSENTER_ESP:   cpu->sysenter_esp = val; return true;
@@ -168,6 +203,7 @@ bool x86_wrmsr(struct cpu *cpu, uint32_t msr, uint64_t val)
         return true;
     case MSR_SFMASK:         cpu->sfmask = val & 0xffffffffull; return true;
     case MSR_TSC_AUX:        cpu->tsc_aux = val & 0xffffffffull; return (val >> 32) == 0;
+    case MSR_TSC_RATIO:      return wrmsr_tsc_ratio(cpu, val);
     case MSR_SMM_BASE:
     case MSR_SMM_ADDR:
     case MSR_SMM_MASK:       return x86_smm_msr(cpu, msr, true, &val);

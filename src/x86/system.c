@@ -124,11 +124,12 @@ static void op_wbinvd(struct cpu *cpu, const struct insn *in)
     svm_check(cpu, SVM_EXIT_WBINVD, 0, 0);
 }
 
-/* PAUSE (F3 90): a hint; the pause filter, if any, is src/svm's. */
+/* PAUSE (F3 90): a hint; the pause filter is src/svm's. */
 static void op_pause(struct cpu *cpu, const struct insn *in)
 {
     (void)in;
-    svm_check(cpu, SVM_EXIT_PAUSE, 0, 0);
+    if (cpu->svm.guest_mode)
+        svm_intercept_pause(cpu);
 }
 
 /* ---- CPUID, MSRs, counters ---- */
