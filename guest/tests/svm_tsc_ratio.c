@@ -19,6 +19,16 @@
 #define NOPS          1000
 
 static struct svm_vcpu vcpu;
+/* without the TSC ratio MSR every test is skipped by name */
+static const char *skip_why;
+
+static void report_or_skip(bool ok, const char *name)
+{
+	if (skip_why)
+		report_skip(name, skip_why);
+	else
+		report(ok, name);
+}
 static uint8_t code[NOPS + 64];
 static size_t code_len;
 
@@ -96,6 +106,13 @@ static void test_msr(void)
 {
 	uint64_t v = 0;
 
+	if (skip_why) {
+		report_skip("TSC_RATIO reads 0x1_0000_0000 (1.0) at reset", skip_why);
+		report_skip("TSC_RATIO bit 40 set: #GP", skip_why);
+		report_skip("TSC_RATIO bit 63 set: #GP", skip_why);
+		report_skip("TSC_RATIO takes 255.5 (bits 39:0)", skip_why);
+		return;
+	}
 	report(rdmsr_safe(MSR_TSC_RATIO, &v) < 0 && v == RATIO_ONE,
 	       "TSC_RATIO reads 0x1_0000_0000 (1.0) at reset");
 	report(wrmsr_safe(MSR_TSC_RATIO, 1ull << 40) == GP_VECTOR,
@@ -120,6 +137,10 @@ static void test_host_unaffected(void)
 {
 	uint64_t d1 = l1_delta(), d2;
 
+	if (skip_why) {
+		report_skip("outside guest mode the ratio does not apply", skip_why);
+		return;
+	}
 	wrmsr(MSR_TSC_RATIO, 2 * RATIO_ONE);
 	d2 = l1_delta();
 	wrmsr(MSR_TSC_RATIO, RATIO_ONE);
@@ -134,12 +155,17 @@ static const char *reader_name(enum reader r)
 static void test_ratio(enum reader r, uint64_t d, uint64_t ratio,
 		       const char *rname, uint64_t offset)
 {
-	struct sample s = run_l2(r, ratio, offset);
+	struct sample s;
 	struct svm_check c;
 	char name[96];
 
 	snprintf(name, sizeof(name), "%s in L2, ratio %s, offset 0x%llx",
 		 reader_name(r), rname, (unsigned long long)offset);
+	if (skip_why) {
+		report_skip(name, skip_why);
+		return;
+	}
+	s = run_l2(r, ratio, offset);
 	svm_check_begin(&c, name);
 	svm_check_eq(&c, "exit", s.exit_code, SVM_EXIT_VMMCALL);
 	if (!scaled_delta_ok(s.t2 - s.t1, d, ratio))
@@ -168,19 +194,20 @@ int main(void)
 
 	if (svm_skip_if_unsupported())
 		return report_summary();
-	if (!svm_has(SVM_FEATURE_TSC_RATE)) {
-		report_skip("TSC ratio", "CPUID 0x8000000A EDX[4] (TscRateMsr) is clear");
-		return report_summary();
-	}
+	if (!svm_has(SVM_FEATURE_TSC_RATE))
+		skip_why = "CPUID 0x8000000A EDX[4] TscRateMsr is clear";
 	svm_enable();
 	wrmsr(MSR_TSC_AUX, 0x5a);
 	test_msr();
 	test_host_unaffected();
 	for (int r = RDTSC; r <= RDMSR; r++) {
-		struct sample base = run_l2((enum reader)r, RATIO_ONE, 0);
-		uint64_t d = base.t2 - base.t1;
+		struct sample base = { 0 };
+		uint64_t d;
 
-		report(base.exit_code == SVM_EXIT_VMMCALL && d >= NOPS,
+		if (!skip_why)
+			base = run_l2((enum reader)r, RATIO_ONE, 0);
+		d = base.t2 - base.t1;
+		report_or_skip(base.exit_code == SVM_EXIT_VMMCALL && d >= NOPS,
 		       r == RDTSC ? "RDTSC in L2, ratio 1.0: D cycles over the NOPs" :
 		       r == RDTSCP ? "RDTSCP in L2, ratio 1.0: D cycles over the NOPs" :
 		       "RDMSR TSC in L2, ratio 1.0: D cycles over the NOPs");

@@ -268,13 +268,16 @@ enum x86_stop hv_emulate_msr(struct hv *hv)
 /* ---- CPUID ---- */
 
 /* The SVM features nested mode implements for L1 (CPUID 0x8000000A EDX):
- * those whose VMCB fields L0 passes to the hardware or back to vmcb12,
- * and the TSC ratio, which L0 keeps for L1 and applies to L2 (nested.c). */
+ * those whose VMCB fields L0 passes to the hardware or back to vmcb12
+ * (vmcb12's pause filter count and threshold go to vmcb02 as they are:
+ * L0 does not intercept PAUSE), and the TSC ratio, which L0 keeps for L1
+ * and applies to L2 (nested.c). */
 #define HV_NESTED_SVM_FEATURES                                              \
     (SVM_FEATURE_NP | SVM_FEATURE_LBRV | SVM_FEATURE_NRIPS |                \
      SVM_FEATURE_VMCB_CLEAN | SVM_FEATURE_FLUSH_BY_ASID |                    \
      SVM_FEATURE_DECODE_ASSISTS | SVM_FEATURE_VGIF | SVM_FEATURE_VNMI |      \
-     SVM_FEATURE_TSC_RATE)
+     SVM_FEATURE_TSC_RATE | SVM_FEATURE_PAUSE_FILTER |                       \
+     SVM_FEATURE_PF_THRESHOLD)
 
 void hv_cpuid(struct hv *hv, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
