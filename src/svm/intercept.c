@@ -15,8 +15,9 @@ static inline bool intercepted(const struct cpu *cpu, uint64_t bit)
            ((cpu->svm.intercepts[bit >> 5] >> (bit & 31)) & 1);
 }
 
-/* Without decode assists (not advertised) the CR/DR access, INVLPG,
- * INVLPGA and INTn exits carry no instruction information. */
+/* Without decode assists (a CPU whose CPUID does not offer them) the
+ * CR/DR access, INVLPG, INVLPGA and INTn exits carry no instruction
+ * information; with them (15.33) EXITINFO1 is what the caller computed. */
 static uint64_t decode_assist_info1(const struct cpu *cpu, uint64_t code,
                                     uint64_t info1)
 {
