@@ -251,12 +251,12 @@ int main(void)
 			     ARRAY_SIZE(smm_tests), "no SMM_BASE MSR or no local APIC"))
 		return report_summary();
 	report_eq(smm_tests[0], smbase, SMM_DEFAULT_BASE);
-	/* with EFER.SVME set, as an L0 keeps it for its guest whatever the
-	 * guest's own EFER says (nsvm's L0 does; see svm_smi) */
-	if (svm_supported())
-		svm_enable();
+	/* EFER.SVME clear: the save area holds EFER as this level sees it,
+	 * also nested, where L0 keeps the hardware's SVME set */
 	test_entry_and_rsm();
 	test_segments();
+	if (svm_supported())
+		svm_enable();   /* CLGI and STGI */
 	test_gif();
 	test_smi_in_smm();
 	test_relocation();

@@ -102,7 +102,19 @@ static enum x86_stop init_interception(struct hv *hv)
     return STOP_NONE;
 }
 
+static enum x86_stop smi_interception(struct hv *hv)
+{
+    return hv_smi(hv);
+}
+
+static enum x86_stop rsm_interception(struct hv *hv)
+{
+    return hv_rsm(hv);
+}
+
 static const hv_exit_fn exit_handlers[] = {
+    [SVM_EXIT_SMI]      = smi_interception,
+    [SVM_EXIT_RSM]      = rsm_interception,
     [SVM_EXIT_INIT]     = init_interception,
     [SVM_EXIT_HLT]      = hlt_interception,
     [SVM_EXIT_INVLPGA]  = invlpga_interception,

@@ -24,7 +24,8 @@ static const unsigned l0_intercepts[] = {
     INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD, INTERCEPT_VMSAVE,
     INTERCEPT_STGI, INTERCEPT_CLGI, INTERCEPT_SKINIT, INTERCEPT_INVLPGA,
     INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT, INTERCEPT_CPUID,
-    INTERCEPT_HLT, INTERCEPT_SHUTDOWN, INTERCEPT_INIT,
+    INTERCEPT_HLT, INTERCEPT_SHUTDOWN, INTERCEPT_INIT, INTERCEPT_SMI,
+    INTERCEPT_RSM,
 };
 
 void hv_init(struct hv *hv, struct cpu *cpu)
@@ -179,6 +180,8 @@ enum x86_stop hv_run(struct hv *hv)
             hv_close_ports(hv);
         if (hv->open_intercept)
             hv_close_intercept(hv);
+        if (hv->rsm_open)
+            hv_rsm_done(hv);
         struct vmcb *v = hv->vmcb;
         v->control.event_inj = 0;
         if (hv_tracing(hv))

@@ -83,6 +83,8 @@ struct hv {
     /* An intercept cleared in vmcb02 for one L2 instruction (svm_emul.c);
      * 0: none (L0 never clears the CR0-read intercept it does not set). */
     unsigned open_intercept;
+    /* The VMCB whose RSM intercept is open for one RSM (smm.c). */
+    struct vmcb *rsm_open;
 
     /* L1's SVM state as L1 sees it: the hardware's differs. */
     bool l1_svme;           /* EFER.SVME (vmcb01's stays 1 for VMRUN) */

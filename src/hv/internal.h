@@ -45,6 +45,10 @@ static inline bool hv_svme(const struct hv *hv)
 {
     return hv->nested.guest_mode ? hv->nested.l2_svme : hv->l1_svme;
 }
+static inline bool *hv_svme_ref(struct hv *hv)
+{
+    return hv->nested.guest_mode ? &hv->nested.l2_svme : &hv->l1_svme;
+}
 
 /* 64-bit mode (EFER.LMA and CS.L) of the current VMCB's guest. */
 static inline bool hv_long64(const struct vmcb *v)
@@ -103,6 +107,12 @@ void nested_vmexit(struct hv *hv, uint64_t code, uint64_t info1,
                    uint64_t info2);
 /* Reflect the #VMEXIT the hardware wrote into vmcb02. */
 void nested_reflect(struct hv *hv);
+
+/* smm.c: SMI and RSM of L1 and L2 (the EFER.SVME each level sees);
+ * hv_rsm_done after the exit that follows an RSM the hardware ran. */
+enum x86_stop hv_smi(struct hv *hv);
+enum x86_stop hv_rsm(struct hv *hv);
+void hv_rsm_done(struct hv *hv);
 
 /* svm_emul.c */
 bool hv_svm_insn_allowed(struct hv *hv);

@@ -91,7 +91,7 @@ static bool efer_write_ok(const struct hv *hv, uint64_t old, uint64_t val)
 static bool wrmsr_efer(struct hv *hv, uint64_t val)
 {
     struct vmcb *v = hv->vmcb;
-    bool *svme = hv->nested.guest_mode ? &hv->nested.l2_svme : &hv->l1_svme;
+    bool *svme = hv_svme_ref(hv);
     uint64_t old = (v->save.efer & ~EFER_SVME) | (*svme ? EFER_SVME : 0);
 
     if (!efer_write_ok(hv, old, val))

@@ -139,8 +139,13 @@ static void ipi_destinations(void **state)
     assert_int_equal(apic_intr_pending(a), 0x40);
     wr(a, APIC_ICR, (1u << 18) | (APIC_DM_NMI << 8));
     assert_true(cpu->events & EVENT_NMI);
-    wr(a, APIC_ICR, (1u << 18) | (APIC_DM_INIT << 8));
-    assert_int_equal(a->stat_ignored_ipis, 1);
+    /* INIT: level-triggered de-assert delivers nothing, assert does */
+    wr(a, APIC_ICR, (1u << 18) | (1u << 15) | (APIC_DM_INIT << 8));
+    assert_false(cpu->events & EVENT_INIT);
+    wr(a, APIC_ICR, (1u << 18) | (1u << 14) | (APIC_DM_INIT << 8));
+    assert_true(cpu->events & EVENT_INIT);
+    wr(a, APIC_ICR, (1u << 18) | (APIC_DM_SIPI << 8) | 0x10);
+    assert_int_equal(a->stat_ignored_ipis, 1);   /* no CPU waits for SIPI */
 }
 
 static void software_disable_masks_lvts(void **state)
