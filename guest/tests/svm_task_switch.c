@@ -1,7 +1,7 @@
 /*
  * Hardware task switches, call gates and the SVM task-switch intercept
  * (APM vol. 2, chapter 12 "Task Management", 4.11 "Control-Transfer
- * Privilege Checks", 15.14.1... "Task Switch Intercept"; vol. 3, JMP, CALL,
+ * Privilege Checks", 15.14.1 "Task Switch Intercept"; vol. 3, JMP, CALL,
  * INTn, IRET, RETF).
  *
  * L1 (long mode) runs L2 in 32-bit protected mode with paging off, flat

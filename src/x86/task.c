@@ -6,7 +6,7 @@
  * A switch has two halves.  Before the commit point every check and every
  * read of the new TSS is made and every page the switch writes is probed,
  * so a fault leaves the old task untouched and the instruction (or event)
- * restartable; the SVM task-switch intercept (APM 15.14.1... "Task Switch
+ * restartable; the SVM task-switch intercept (APM 15.14.1 "Task Switch
  * Intercept", exit code 0x7D) is checked there too.  After it the old
  * task's state is in its TSS, TR names the new TSS, and faults while the
  * new task's LDT and segments are loaded are raised in the new task's
@@ -34,7 +34,7 @@
 #define DR6_BT (1ull << 15)      /* #DB from a task switch (T bit) */
 #define DR7_LOCAL_ENABLES 0x55ull
 
-/* EXITINFO2 of a task-switch intercept (APM 15.14.1 ... "Task Switch
+/* EXITINFO2 of a task-switch intercept (APM 15.14.1 "Task Switch
  * Intercept"):
  *   bits 31:0  error code of the exception delivered through a task gate
  *   bit 36     the switch is an IRET's
