@@ -356,7 +356,7 @@ static void test_rdpmc(void **state)
     assert_int_equal(EXEC(cpu, 0x0f, 0x33), -1);
     assert_int_equal(cpu->gpr[RAX], 0);
     assert_int_equal(cpu->gpr[RDX], 0);
-    cpu->gpr[RCX] = 4;
+    cpu->gpr[RCX] = 6;   /* counters 0-5 exist (PerfCtrExtCore) */
     assert_fault(EXEC(cpu, 0x0f, 0x33), cpu, EXC_GP, 0);
     enter_user(cpu);
     cpu->gpr[RCX] = 0;

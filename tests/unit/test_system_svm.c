@@ -185,7 +185,7 @@ static void test_rdpmc_exceptions_first(void **state)
     struct cpu *cpu = &((struct fixture *)*state)->cpu;
     struct guest *g = enter_guest(cpu);
     intercept(cpu, g, INTERCEPT_RDPMC);
-    cpu->gpr[RCX] = 4;
+    cpu->gpr[RCX] = 6;   /* counters 0-5 exist (PerfCtrExtCore) */
     assert_no_exit(cpu, g, EXEC(cpu, 0x0f, 0x33), EXC_GP);
     cpu->gpr[RCX] = 0;
     assert_exit(cpu, g, EXEC(cpu, 0x0f, 0x33), SVM_EXIT_RDPMC, 0, 2);
