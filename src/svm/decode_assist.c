@@ -150,17 +150,19 @@ static bool read_byte(struct cpu *cpu, uint64_t lin, uint8_t *byte)
 void svm_decode_assist_exit(struct cpu *cpu, struct vmcb_control *c,
                             uint64_t code, uint64_t info1)
 {
-    uint64_t lin = seg_linear(cpu, SEG_CS, cpu->rip);
     unsigned n = 0;
 
     if (!(cpu->svm_features & SVM_FEATURE_DECODE_ASSISTS))
         return;
-    if ((code == SVM_EXIT_EXCP(EXC_PF) || code == SVM_EXIT_NPF) &&
-        !(info1 & PF_ERR_ID)) {
-        while (n < INSN_BYTES_MAX &&
-               read_byte(cpu, (lin + n) & cpu->lin_mask, &c->insn_bytes[n]))
-            n++;
+    if ((code != SVM_EXIT_EXCP(EXC_PF) && code != SVM_EXIT_NPF) ||
+        (info1 & PF_ERR_ID)) {
+        c->insn_len = 0;   /* nothing fetched: the bytes mean nothing */
+        return;
     }
+    uint64_t lin = seg_linear(cpu, SEG_CS, cpu->rip);
+    while (n < INSN_BYTES_MAX &&
+           read_byte(cpu, (lin + n) & cpu->lin_mask, &c->insn_bytes[n]))
+        n++;
     c->insn_len = (uint8_t)n;
     memset(c->insn_bytes + n, 0, INSN_BYTES_MAX - n);
 }

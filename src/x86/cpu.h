@@ -249,6 +249,7 @@ struct x86_perf {
     uint64_t ctr[PERF_COUNTERS];
     uint64_t since;
     uint8_t counting;
+    uint8_t enabled;        /* counters whose EN bit is set */
     bool filtered;          /* some counter depends on CPL or guest mode */
 };
 

@@ -78,6 +78,8 @@ static bool filtered(uint64_t sel)
 void x86_perf_sync(struct cpu *cpu)
 {
     struct x86_perf *p = &cpu->perf;
+    if (!(p->enabled | p->counting))
+        return;   /* nothing counts, before or after: world switches pay no more */
     uint64_t elapsed = cpu->icount - p->since;
     uint8_t counting = 0;
     bool any_filter = false;
@@ -112,6 +114,8 @@ static bool sel_write(struct cpu *cpu, unsigned i, uint64_t val)
     x86_perf_sync(cpu);
     bool was = p->counting & (1u << i);
     p->sel[i] = val;
+    p->enabled = (uint8_t)((p->enabled & ~(1u << i)) |
+                           ((val & SEL_EN) ? 1u << i : 0));
     x86_perf_sync(cpu);
     if (!was && (p->counting & (1u << i)))
         p->ctr[i] = (p->ctr[i] - 1) & CTR_MASK;
