@@ -152,6 +152,7 @@ static enum x86_stop enter(struct hv *hv)
             deliver_queued(hv);
             level = hv_level(hv);
         }
+        hv_pmu_enter(hv);
         /* an L2 with V_INTR_MASKING takes physical interrupts per L1's IF */
         cpu->svm.host_if = !hv->nested.guest_mode ||
                            (hv->vmcb01.save.rflags & FLAG_IF);

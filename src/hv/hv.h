@@ -83,6 +83,10 @@ struct hv {
     /* An intercept cleared in vmcb02 for one L2 instruction (svm_emul.c);
      * 0: none (L0 never clears the CR0-read intercept it does not set). */
     unsigned open_intercept;
+    /* Performance-counter selects as L1 wrote them (pmu.c); filtered:
+     * one of them uses HostOnly/GuestOnly, so each entry translates. */
+    uint64_t perf_sel[PERF_COUNTERS];
+    bool perf_filtered;
     /* The VMCB whose RSM intercept is open for one RSM (smm.c). */
     struct vmcb *rsm_open;
 

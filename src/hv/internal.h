@@ -114,6 +114,12 @@ enum x86_stop hv_smi(struct hv *hv);
 enum x86_stop hv_rsm(struct hv *hv);
 void hv_rsm_done(struct hv *hv);
 
+/* pmu.c: performance-counter selects with the Host/Guest bits as L1
+ * means them (hv_pmu_msr: false when msr is not a select). */
+void hv_pmu_enter(struct hv *hv);
+bool hv_pmu_msr(struct hv *hv, uint32_t msr, bool write, uint64_t *val,
+                bool *ok);
+
 /* svm_emul.c */
 bool hv_svm_insn_allowed(struct hv *hv);
 enum x86_stop hv_emulate_vmload(struct hv *hv);

@@ -202,6 +202,9 @@ static bool hv_rdmsr(struct hv *hv, uint32_t msr, uint64_t *val)
     }
     if (lbrv_msr(hv, msr))
         return lbrv_access(hv, msr, false, val);
+    bool ok;
+    if (hv_pmu_msr(hv, msr, false, val, &ok))
+        return ok;
     return x86_rdmsr(hv->cpu, msr, val);
 }
 
@@ -237,6 +240,9 @@ static bool hv_wrmsr(struct hv *hv, uint32_t msr, uint64_t val)
     }
     if (lbrv_msr(hv, msr))
         return lbrv_access(hv, msr, true, &val);
+    bool ok;
+    if (hv_pmu_msr(hv, msr, true, &val, &ok))
+        return ok;
     return x86_wrmsr(hv->cpu, msr, val);
 }
 

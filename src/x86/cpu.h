@@ -244,6 +244,9 @@ struct x86_lbr {
  * ctr[i] + (icount - since); the others are ctr[i].  x86_perf_sync()
  * brings ctr[] up to date when the context (CPL, guest mode) changes. */
 #define PERF_COUNTERS 6
+#define PERF_SEL_EN        (1ull << 22)
+#define PERF_SEL_GUESTONLY (1ull << 40)
+#define PERF_SEL_HOSTONLY  (1ull << 41)
 struct x86_perf {
     uint64_t sel[PERF_COUNTERS];
     uint64_t ctr[PERF_COUNTERS];
@@ -519,6 +522,10 @@ bool x86_perf_msr(struct cpu *cpu, uint32_t msr, bool write, uint64_t *val,
                   bool *gp);
 bool x86_perf_rdpmc(struct cpu *cpu, uint32_t idx, uint64_t *val);
 void x86_perf_sync(struct cpu *cpu);
+/* For a host that virtualizes the selects (src/hv): which select an MSR
+ * is (-1: none), and a select loaded as it is, with no WRMSR retiring. */
+int x86_perf_select_index(uint32_t msr);
+void x86_perf_load_select(struct cpu *cpu, unsigned i, uint64_t val);
 
 /* Last-branch recording (lbr.c).  The MSRs as x86_perf_msr; an event's
  * delivery from RIP from (except.c); the instruction just executed on the

@@ -35,10 +35,10 @@
 #define CTR_MASK      ((1ull << 48) - 1)   /* 48-bit counters */
 #define SEL_USR       (1ull << 16)
 #define SEL_OS        (1ull << 17)
-#define SEL_EN        (1ull << 22)
+#define SEL_EN        PERF_SEL_EN
 #define SEL_EVENT_HI  (0xfull << 32)       /* EventSelect[11:8] */
-#define SEL_GUESTONLY (1ull << 40)
-#define SEL_HOSTONLY  (1ull << 41)
+#define SEL_GUESTONLY PERF_SEL_GUESTONLY
+#define SEL_HOSTONLY  PERF_SEL_HOSTONLY
 /* Reserved: bits 19 and 21, 39:36, 63:42 (#GP when written as 1). */
 #define SEL_RESERVED  ((1ull << 19) | (1ull << 21) | (0xfull << 36) | \
                        (~0ull << 42))
@@ -106,19 +106,24 @@ static uint64_t ctr_read(const struct cpu *cpu, unsigned i)
 
 /* WRMSR to a select or a counter, executing at icount: the WRMSR itself
  * is not counted by the counter it enables or writes. */
-static bool sel_write(struct cpu *cpu, unsigned i, uint64_t val)
+void x86_perf_load_select(struct cpu *cpu, unsigned i, uint64_t val)
 {
-    if (val & SEL_RESERVED)
-        return false;
     struct x86_perf *p = &cpu->perf;
     x86_perf_sync(cpu);
-    bool was = p->counting & (1u << i);
     p->sel[i] = val;
     p->enabled = (uint8_t)((p->enabled & ~(1u << i)) |
                            ((val & SEL_EN) ? 1u << i : 0));
     x86_perf_sync(cpu);
-    if (!was && (p->counting & (1u << i)))
-        p->ctr[i] = (p->ctr[i] - 1) & CTR_MASK;
+}
+
+static bool sel_write(struct cpu *cpu, unsigned i, uint64_t val)
+{
+    if (val & SEL_RESERVED)
+        return false;
+    bool was = cpu->perf.counting & (1u << i);
+    x86_perf_load_select(cpu, i, val);
+    if (!was && (cpu->perf.counting & (1u << i)))
+        cpu->perf.ctr[i] = (cpu->perf.ctr[i] - 1) & CTR_MASK;
     return true;
 }
 
@@ -144,6 +149,13 @@ static bool perf_index(uint32_t msr, unsigned *i, bool *is_sel)
         return true;
     }
     return false;
+}
+
+int x86_perf_select_index(uint32_t msr)
+{
+    unsigned i;
+    bool is_sel;
+    return perf_index(msr, &i, &is_sel) && is_sel ? (int)i : -1;
 }
 
 bool x86_perf_msr(struct cpu *cpu, uint32_t msr, bool write, uint64_t *val,
