@@ -79,7 +79,6 @@ void svm_vintr_exit(struct cpu *cpu, struct vmcb_control *c)
         wb |= INT_CTL_V_NMI_PENDING | INT_CTL_V_NMI_BLOCKING;
     c->int_ctl = (c->int_ctl & ~wb) | (svm->int_ctl & wb);
     svm->int_ctl = 0;
-    x86_clear_event(cpu, EVENT_VIRQ | EVENT_VNMI);
 }
 
 /* ---- taking them (intr.c asks between instructions) ---- */

@@ -101,6 +101,7 @@ void svm_restore_host(struct cpu *cpu)
         cpu->cr8 = svm->host_cr8;
     svm->npt = false;
     svm->v_intr_masking = false;
+    x86_clear_event(cpu, EVENT_VIRQ | EVENT_VNMI);   /* the guest's alone */
     memset(svm->intercepts, 0, sizeof(svm->intercepts));
     x86_tlb_enter_host(cpu);
     if (!svm->host_native)
