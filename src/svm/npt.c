@@ -56,8 +56,20 @@ static void npte_set(struct cpu *cpu, uint64_t hpa, uint64_t pte, uint64_t bits)
         phys_write(cpu, hpa, 8, pte | bits);
 }
 
-uint64_t svm_npt_translate(struct cpu *cpu, uint64_t gpa, unsigned acc,
-                           bool in_walk)
+/* A failed nested walk: #VMEXIT(NPF), or for a probe, false. */
+static inline bool npt_fail(struct cpu *cpu, uint64_t gpa, unsigned kind,
+                            bool in_walk, uint64_t err, bool probe)
+{
+    if (!probe)
+        npf(cpu, gpa, kind, in_walk, err);
+    return false;
+}
+
+/* The nested walk.  A probe reads entries only in RAM, sets no A/D bit
+ * and returns false where the walk would exit. */
+static inline __attribute__((always_inline)) bool
+npt_walk(struct cpu *cpu, uint64_t gpa, unsigned acc, bool in_walk,
+         bool probe, uint64_t *out)
 {
     unsigned kind = in_walk ? ACC_WRITE : (acc & ACC_KIND);
     uint64_t table = cpu->svm.ncr3 & NPTE_ADDR_MASK;
@@ -66,24 +78,47 @@ uint64_t svm_npt_translate(struct cpu *cpu, uint64_t gpa, unsigned acc,
     for (int level = 4;; level--) {
         unsigned shift = 12 + 9 * (unsigned)(level - 1);
         uint64_t hpa = table + ((gpa >> shift) & 511) * 8;
-        uint64_t pte = phys_read(cpu, hpa, 8);
+        uint64_t pte;
+        if (!probe)
+            pte = phys_read(cpu, hpa, 8);
+        else if (!phys_read_ram(cpu, hpa, 8, &pte))
+            return false;
         if (!(pte & NPTE_P))
-            npf(cpu, gpa, kind, in_walk, 0);
+            return npt_fail(cpu, gpa, kind, in_walk, 0, probe);
         bool large = (level == 2 || level == 3) && (pte & NPTE_PS);
         if (pte & npte_reserved(cpu, level, large))
-            npf(cpu, gpa, kind, in_walk, PF_ERR_P | PF_ERR_RSVD);
+            return npt_fail(cpu, gpa, kind, in_walk, PF_ERR_P | PF_ERR_RSVD,
+                            probe);
         writable &= (pte & NPTE_RW) != 0;
         user &= (pte & NPTE_US) != 0;
         nx |= cpu->svm.npt_nxe && (pte & NPTE_NX);
         if (level == 1 || large) {
             if (!user || (kind == ACC_WRITE && !writable) ||
                 (kind == ACC_FETCH && nx))
-                npf(cpu, gpa, kind, in_walk, PF_ERR_P);
-            npte_set(cpu, hpa, pte, NPTE_A | (kind == ACC_WRITE ? NPTE_D : 0));
+                return npt_fail(cpu, gpa, kind, in_walk, PF_ERR_P, probe);
+            if (!probe)
+                npte_set(cpu, hpa, pte,
+                         NPTE_A | (kind == ACC_WRITE ? NPTE_D : 0));
             uint64_t off_mask = (1ull << shift) - 1;
-            return (pte & NPTE_ADDR_MASK & ~off_mask) | (gpa & off_mask);
+            *out = (pte & NPTE_ADDR_MASK & ~off_mask) | (gpa & off_mask);
+            return true;
         }
-        npte_set(cpu, hpa, pte, NPTE_A);
+        if (!probe)
+            npte_set(cpu, hpa, pte, NPTE_A);
         table = pte & NPTE_ADDR_MASK;
     }
+}
+
+uint64_t svm_npt_translate(struct cpu *cpu, uint64_t gpa, unsigned acc,
+                           bool in_walk)
+{
+    uint64_t hpa;
+    npt_walk(cpu, gpa, acc, in_walk, false, &hpa);
+    return hpa;
+}
+
+bool svm_npt_probe(struct cpu *cpu, uint64_t gpa, unsigned acc, bool in_walk,
+                   uint64_t *hpa)
+{
+    return npt_walk(cpu, gpa, acc, in_walk, true, hpa);
 }

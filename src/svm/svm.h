@@ -36,6 +36,10 @@ void svm_intercept_exception(struct cpu *cpu, int vector, uint32_t err,
  * a failed walk is a #VMEXIT(NPF) and does not return. */
 uint64_t svm_npt_translate(struct cpu *cpu, uint64_t gpa, unsigned acc,
                            bool in_walk);
+/* The same walk as a probe: no #VMEXIT, no A/D bit, entries read only
+ * in RAM; false where svm_npt_translate would exit. */
+bool svm_npt_probe(struct cpu *cpu, uint64_t gpa, unsigned acc, bool in_walk,
+                   uint64_t *hpa);
 
 /* Performs #VMEXIT unconditionally; never returns into the instruction. */
 _Noreturn void svm_vmexit(struct cpu *cpu, uint64_t exit_code,

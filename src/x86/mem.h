@@ -116,11 +116,26 @@ void mem_write_buf(struct cpu *cpu, uint64_t lin, const void *buf, size_t len,
 void *phys_ptr(struct cpu *cpu, uint64_t pa, uint64_t len);
 uint64_t phys_read(struct cpu *cpu, uint64_t pa, unsigned size);
 void phys_write(struct cpu *cpu, uint64_t pa, unsigned size, uint64_t val);
+/* A read of RAM only, never of a device: false outside RAM (for probes,
+ * which must change nothing). */
+static inline bool phys_read_ram(struct cpu *cpu, uint64_t pa, unsigned size,
+                                 uint64_t *val)
+{
+    const void *p = phys_ptr(cpu, pa, size);
+    if (!p)
+        return false;
+    *val = host_load(p, size);
+    return true;
+}
 /* Notify the decode cache that [pa, pa+len) was written behind the CPU's
  * back (loader, device). */
 void phys_invalidate(struct cpu *cpu, uint64_t pa, uint64_t len);
 
 /* Translate a linear address for the given access (walk, A/D, faults). */
 uint64_t x86_translate(struct cpu *cpu, uint64_t lin, unsigned acc);
+/* The same translation without side effects or faults (paging.c): false
+ * where x86_translate would fault, else the host-physical address. */
+bool x86_translate_probe(struct cpu *cpu, uint64_t lin, unsigned acc,
+                         uint64_t *pa);
 
 #endif

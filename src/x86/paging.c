@@ -3,7 +3,9 @@
  * Legacy 2-level, PAE 3-level and long-mode 4-level tables; 4K, 2M/4M and
  * 1G pages; U/S, R/W (with CR0.WP), NX (with EFER.NXE) and reserved-bit
  * checks; accessed and dirty bits.  A successful walk fills the TLB entry
- * for the page with one tag per access kind that needs no further walk. */
+ * for the page with one tag per access kind that needs no further walk.
+ * The same walk, as a probe, answers "where would this access go?" for
+ * readers that must change nothing (decode assists). */
 #include "svm/svm.h"
 #include "x86/mem.h"
 
@@ -53,8 +55,8 @@ static void pte_set_bits(struct cpu *cpu, uint64_t hpa, uint64_t pte,
 
 /* Reserved bits of an entry at a level (4 = PML4 ... 1 = PTE), given
  * whether it maps a large page.  APM 5.3.3 / 5.4 tables. */
-static uint64_t pte_reserved(const struct cpu *cpu, int level, bool large,
-                             bool pae)
+static inline __attribute__((always_inline)) uint64_t
+pte_reserved(const struct cpu *cpu, int level, bool large, bool pae)
 {
     uint64_t rsvd = PTE_RSVD_PHYS;
     if (!(cpu->efer & EFER_NXE))
@@ -85,10 +87,33 @@ static _Noreturn void walk_fault(struct cpu *cpu, uint64_t lin, unsigned acc,
     x86_page_fault(cpu, lin, err);
 }
 
+/* A failed walk: #PF, or for a probe, false. */
+static inline bool walk_fail(struct cpu *cpu, uint64_t lin, unsigned acc,
+                             uint32_t err, bool probe)
+{
+    if (!probe)
+        walk_fault(cpu, lin, acc, err);
+    return false;
+}
+
+/* A probe's read of an entry: through the nested tables without faulting,
+ * and from RAM only (no device is read). */
+static bool probe_entry(struct cpu *cpu, uint64_t gpa, unsigned size,
+                        uint64_t *hpa, uint64_t *pte)
+{
+    *hpa = gpa;
+    if (cpu->svm.npt && !svm_npt_probe(cpu, gpa, ACC_READ, true, hpa))
+        return false;
+    return phys_read_ram(cpu, *hpa, size, pte);
+}
+
 /* Walk the tables; fault (#PF) on a missing or reserved entry.  Permission
- * checks are left to the caller, which knows the access. */
-static void walk_tables(struct cpu *cpu, uint64_t lin, unsigned acc,
-                        struct walk *w)
+ * checks are left to the caller, which knows the access.  A probe faults
+ * nowhere, sets no accessed bit and returns false where the walk would
+ * fault; the walk itself is the same. */
+static inline __attribute__((always_inline)) bool
+walk_tables(struct cpu *cpu, uint64_t lin, unsigned acc, struct walk *w,
+            bool probe)
 {
     bool pae = (cpu->cr4 & CR4_PAE) != 0;
     bool lma = (cpu->efer & EFER_LMA) != 0;
@@ -103,16 +128,22 @@ static void walk_tables(struct cpu *cpu, uint64_t lin, unsigned acc,
         unsigned shift = pae ? 12 + 9 * (level - 1) : 12 + 10 * (level - 1);
         unsigned idx_bits = pae ? (level == 3 && !lma ? 2 : 9) : 10;
         uint64_t idx = (lin >> shift) & ((1ull << idx_bits) - 1);
-        uint64_t hpa = pte_host_pa(cpu, table + idx * esize);
-        uint64_t pte = pte_read(cpu, hpa, esize);
+        uint64_t hpa, pte;
+
+        if (!probe) {
+            hpa = pte_host_pa(cpu, table + idx * esize);
+            pte = pte_read(cpu, hpa, esize);
+        } else if (!probe_entry(cpu, table + idx * esize, esize, &hpa, &pte)) {
+            return false;
+        }
         bool pdpte_legacy = pae && !lma && level == 3;
 
         if (!(pte & PTE_P))
-            walk_fault(cpu, lin, acc, 0);
+            return walk_fail(cpu, lin, acc, 0, probe);
         bool large = level > 1 && !pdpte_legacy && (pte & PTE_PS) &&
                      (pae || (cpu->cr4 & CR4_PSE));
         if (pte & pte_reserved(cpu, level, large, pae))
-            walk_fault(cpu, lin, acc, PFERR_P | PFERR_RSVD);
+            return walk_fail(cpu, lin, acc, PFERR_P | PFERR_RSVD, probe);
         if (!pdpte_legacy) {
             w->writable &= (pte & PTE_RW) != 0;
             w->user &= (pte & PTE_US) != 0;
@@ -129,12 +160,24 @@ static void walk_tables(struct cpu *cpu, uint64_t lin, unsigned acc,
             w->pte_hpa = hpa;
             w->pte = pte;
             w->pte_size = esize;
-            return;
+            return true;
         }
-        if (!pdpte_legacy)
+        if (!pdpte_legacy && !probe)
             pte_set_bits(cpu, hpa, pte, PTE_A, esize);
         table = pte & (pae ? PTE_ADDR_MASK : 0xfffff000ull);
     }
+}
+
+/* Whether U/S, R/W (with CR0.WP) or NX forbid the access. */
+static inline __attribute__((always_inline)) bool
+walk_denied(const struct cpu *cpu, const struct walk *w, unsigned acc)
+{
+    unsigned kind = acc & ACC_KIND;
+    bool user_access = cpu->cpl == 3 && !(acc & ACC_SUPER);
+    bool wp = (cpu->cr0 & CR0_WP) || user_access;
+    return (user_access && !w->user) ||
+           (kind == ACC_WRITE && wp && !w->writable) ||
+           (kind == ACC_FETCH && w->nx);
 }
 
 /* Translate, check permissions, set A/D bits and fill the TLB. */
@@ -151,13 +194,8 @@ uint64_t x86_translate(struct cpu *cpu, uint64_t lin, unsigned acc)
         w.writable = w.user = w.dirty = true;
         w.nx = false;
     } else {
-        walk_tables(cpu, lin, acc, &w);
-        bool wp = (cpu->cr0 & CR0_WP) || user_access;
-        if (user_access && !w.user)
-            walk_fault(cpu, lin, acc, PFERR_P);
-        if (kind == ACC_WRITE && wp && !w.writable)
-            walk_fault(cpu, lin, acc, PFERR_P);
-        if (kind == ACC_FETCH && w.nx)
+        walk_tables(cpu, lin, acc, &w, false);
+        if (walk_denied(cpu, &w, acc))
             walk_fault(cpu, lin, acc, PFERR_P);
         uint64_t bits = PTE_A | (kind == ACC_WRITE ? PTE_D : 0);
         pte_set_bits(cpu, w.pte_hpa, w.pte, bits, w.pte_size);
@@ -191,6 +229,22 @@ uint64_t x86_translate(struct cpu *cpu, uint64_t lin, unsigned acc)
     if (user_access && x86_ac_armed(cpu))   /* alignment checks (align.c) */
         e->tag_read = e->tag_write = TLB_INVALID;
     return w.pa;
+}
+
+/* The host-physical address x86_translate would give the access, found
+ * without a fault, an accessed or dirty bit, a TLB fill or a read outside
+ * RAM; false where the access would fault. */
+bool x86_translate_probe(struct cpu *cpu, uint64_t lin, unsigned acc,
+                         uint64_t *pa)
+{
+    struct walk w;
+
+    if (!(cpu->cr0 & CR0_PG))
+        w.pa = lin & cpu->lin_mask;
+    else if (!walk_tables(cpu, lin, acc, &w, true) || walk_denied(cpu, &w, acc))
+        return false;
+    *pa = w.pa;
+    return !cpu->svm.npt || svm_npt_probe(cpu, w.pa, acc, false, pa);
 }
 
 static void flush_context(struct cpu *cpu, unsigned ctx)
