@@ -180,63 +180,66 @@ static void write_type(struct cpu *cpu, const struct desc *d, bool busy)
     mem_write_lin(cpu, (uint32_t)(d->lin + 5), 1, access, ACC_WRITE | ACC_SUPER);
 }
 
+/* The descriptor of a selector that must not be null; a null selector or
+ * one beyond its table is #TS.  Returns its attributes. */
+static uint16_t fetch_required(struct cpu *cpu, uint16_t sel, unsigned ext,
+                               struct desc *d)
+{
+    if ((sel_null(sel) && !(sel & 4)) || !desc_fetch(cpu, sel, false, d))
+        task_fault(cpu, EXC_TS, sel, ext);
+    return desc_attrib(d->lo);
+}
+
+/* A descriptor that passed its type and privilege checks: not present is
+ * #NP (#SS for SS); else it is marked accessed and loaded. */
+static void load_present(struct cpu *cpu, int seg, uint16_t sel,
+                         const struct desc *d, unsigned ext)
+{
+    if (!(desc_attrib(d->lo) & SEG_ATTR_P))
+        task_fault(cpu, seg == SEG_SS ? EXC_SS : EXC_NP, sel, ext);
+    desc_set_type_bit(cpu, d, DESC_ACCESSED);
+    desc_unpack(d, sel, &cpu->seg[seg]);
+    cpu->seg[seg].attrib |= DESC_ACCESSED;
+}
+
 /* A data segment register of the new task: null is legal (unusable). */
 static void load_data_seg(struct cpu *cpu, int seg, uint16_t sel, unsigned ext)
 {
     struct desc d;
-    struct x86_seg *s = &cpu->seg[seg];
     if (sel_null(sel) && !(sel & 4))
         return;   /* already unusable with its selector */
-    if (!desc_fetch(cpu, sel, false, &d))
-        task_fault(cpu, EXC_TS, sel, ext);
-    uint16_t a = desc_attrib(d.lo);
+    uint16_t a = fetch_required(cpu, sel, ext, &d);
     unsigned dpl = SEG_ATTR_DPL(a);
     bool code = a & DESC_CODE;
     if (!(a & SEG_ATTR_S) || (code && !(a & DESC_READABLE)))
         task_fault(cpu, EXC_TS, sel, ext);
     if (!(code && (a & DESC_CONFORMING)) && (dpl < cpu->cpl || dpl < (sel & 3u)))
         task_fault(cpu, EXC_TS, sel, ext);
-    if (!(a & SEG_ATTR_P))
-        task_fault(cpu, EXC_NP, sel, ext);
-    desc_set_type_bit(cpu, &d, DESC_ACCESSED);
-    desc_unpack(&d, sel, s);
-    s->attrib |= DESC_ACCESSED;
+    load_present(cpu, seg, sel, &d, ext);
 }
 
 /* CS: a code segment whose DPL is its RPL (conforming: at most its RPL). */
 static void load_cs(struct cpu *cpu, uint16_t sel, unsigned ext)
 {
     struct desc d;
-    if ((sel_null(sel) && !(sel & 4)) || !desc_fetch(cpu, sel, false, &d))
-        task_fault(cpu, EXC_TS, sel, ext);
-    uint16_t a = desc_attrib(d.lo);
+    uint16_t a = fetch_required(cpu, sel, ext, &d);
     unsigned dpl = SEG_ATTR_DPL(a), rpl = sel & 3u;
     if (!(a & SEG_ATTR_S) || !(a & DESC_CODE))
         task_fault(cpu, EXC_TS, sel, ext);
     if ((a & DESC_CONFORMING) ? dpl > rpl : dpl != rpl)
         task_fault(cpu, EXC_TS, sel, ext);
-    if (!(a & SEG_ATTR_P))
-        task_fault(cpu, EXC_NP, sel, ext);
-    desc_set_type_bit(cpu, &d, DESC_ACCESSED);
-    desc_unpack(&d, sel, &cpu->seg[SEG_CS]);
-    cpu->seg[SEG_CS].attrib |= DESC_ACCESSED;
+    load_present(cpu, SEG_CS, sel, &d, ext);
 }
 
 /* SS: a writable data segment with RPL = DPL = CPL. */
 static void load_ss(struct cpu *cpu, uint16_t sel, unsigned ext)
 {
     struct desc d;
-    if ((sel_null(sel) && !(sel & 4)) || !desc_fetch(cpu, sel, false, &d))
-        task_fault(cpu, EXC_TS, sel, ext);
-    uint16_t a = desc_attrib(d.lo);
+    uint16_t a = fetch_required(cpu, sel, ext, &d);
     if (!(a & SEG_ATTR_S) || (a & DESC_CODE) || !(a & DESC_WRITABLE) ||
         (sel & 3u) != cpu->cpl || SEG_ATTR_DPL(a) != cpu->cpl)
         task_fault(cpu, EXC_TS, sel, ext);
-    if (!(a & SEG_ATTR_P))
-        task_fault(cpu, EXC_SS, sel, ext);
-    desc_set_type_bit(cpu, &d, DESC_ACCESSED);
-    desc_unpack(&d, sel, &cpu->seg[SEG_SS]);
-    cpu->seg[SEG_SS].attrib |= DESC_ACCESSED;
+    load_present(cpu, SEG_SS, sel, &d, ext);
 }
 
 /* LDTR: null, or an LDT descriptor in the GDT; every failure is #TS. */
