@@ -8,17 +8,13 @@ _Static_assert(offsetof(struct tss64, ist[1]) == 0x24, "TSS IST1 offset");
 static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
 static uint8_t df_stack[8192] __attribute__((aligned(16)));
 
-static void set_tss_descriptor(void)
+void gdt_set_system_desc(uint16_t sel, uint64_t base, uint32_t limit,
+			 unsigned type, bool present)
 {
-	uint64_t base = (uint64_t)&tss;
-	uint64_t limit = sizeof(tss) - 1;
-	int i = TSS_SEL >> 3;
-
-	/* 16-byte system descriptor, type 9 (available 64-bit TSS), P=1 */
-	gdt64[i] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
-		   (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
-		   (((base >> 24) & 0xff) << 56);
-	gdt64[i + 1] = base >> 32;
+	gdt64[sel >> 3] = (limit & 0xffff) | (base & 0xffffff) << 16 |
+			  (uint64_t)type << 40 | (uint64_t)present << 47 |
+			  (uint64_t)(limit >> 16 & 0xf) << 48 | (base >> 24 & 0xff) << 56;
+	gdt64[(sel >> 3) + 1] = base >> 32;
 }
 
 void desc_init(void)
@@ -28,7 +24,8 @@ void desc_init(void)
 	tss.rsp[0] = (uint64_t)(kernel_stack + sizeof(kernel_stack));
 	tss.ist[DF_IST] = (uint64_t)(df_stack + sizeof(df_stack));
 	tss.iomap_base = sizeof(tss);
-	set_tss_descriptor();
+	/* type 9: an available 64-bit TSS */
+	gdt_set_system_desc(TSS_SEL, (uint64_t)&tss, sizeof(tss) - 1, 0x9, true);
 	lgdt(&p);
 	asm volatile("ltr %w0" :: "r"(TSS_SEL));
 }

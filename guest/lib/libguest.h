@@ -127,6 +127,14 @@ void set_exception_handler(int vector, ex_handler_t h);
 int catch_exception(void (*fn)(void *), void *arg, struct ex_regs *out);
 
 /*
+ * Reports name: PASS when vector (as catch_exception or run_in_user
+ * returns it) is want_vector and, for an exception, r->error_code is
+ * want_error; else FAIL with what was seen and what was wanted.
+ */
+void report_exception(const char *name, int vector, const struct ex_regs *r,
+		      int want_vector, uint64_t want_error);
+
+/*
  * Runs fn(arg) at CPL 3 (USER_CS/USER_DS, RFLAGS = 0x2: IOPL 0, IF 0) on
  * a user stack, and comes back at CPL 0. Returns -1 if fn returned, or the
  * vector of the exception that ended it (frame in *out if not NULL).
@@ -185,6 +193,9 @@ struct __attribute__((packed)) desc_ptr {
 };
 extern uint64_t gdt64[GDT_ENTRIES];
 extern struct tss64 tss;
+/* Writes a 16-byte system descriptor (LDT, TSS) at GDT selector sel. */
+void gdt_set_system_desc(uint16_t sel, uint64_t base, uint32_t limit,
+			 unsigned type, bool present);
 
 /* ---- memory and paging ------------------------------------------------- */
 
@@ -306,6 +317,7 @@ static inline void lidt(const struct desc_ptr *p) { asm volatile("lidt %0" :: "m
 static inline void sgdt(struct desc_ptr *p) { asm volatile("sgdt %0" : "=m"(*p)); }
 static inline void sidt(struct desc_ptr *p) { asm volatile("sidt %0" : "=m"(*p)); }
 static inline uint16_t str(void) { uint16_t s; asm volatile("str %0" : "=r"(s)); return s; }
+static inline uint16_t sldt(void) { uint16_t s; asm volatile("sldt %0" : "=r"(s)); return s; }
 static inline void cli(void) { asm volatile("cli" ::: "memory"); }
 static inline void sti(void) { asm volatile("sti" ::: "memory"); }
 static inline void hlt(void) { asm volatile("hlt" ::: "memory"); }

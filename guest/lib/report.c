@@ -54,6 +54,17 @@ void report_eq(const char *name, uint64_t got, uint64_t want)
 		report_fail(name, "got 0x%lx want 0x%lx", got, want);
 }
 
+void report_exception(const char *name, int vector, const struct ex_regs *r,
+		      int want_vector, uint64_t want_error)
+{
+	if (vector != want_vector)
+		report_fail(name, "vector %d, want %d", vector, want_vector);
+	else if (vector >= 0 && r->error_code != want_error)
+		report_fail(name, "error code 0x%lx, want 0x%lx", r->error_code, want_error);
+	else
+		report_pass(name);
+}
+
 int report_summary(void)
 {
 	printf("SUMMARY: %d tests, %d unexpected failures, %d skipped\n",

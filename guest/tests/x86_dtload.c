@@ -23,27 +23,6 @@
 static uint64_t test_tss[13];
 static uint64_t ldt[2];
 
-static void check(const char *name, int vector, const struct ex_regs *r,
-		  int want_vector, uint64_t want_error)
-{
-	if (vector != want_vector)
-		report_fail(name, "vector %d, want %d", vector, want_vector);
-	else if (vector >= 0 && r->error_code != want_error)
-		report_fail(name, "error code 0x%lx, want 0x%lx", r->error_code, want_error);
-	else
-		report_pass(name);
-}
-
-/* A 16-byte system descriptor (long mode) at GDT selector sel. */
-static void set_system_desc(uint16_t sel, uint64_t base, uint32_t limit,
-			    unsigned type, bool present)
-{
-	gdt64[sel >> 3] = (limit & 0xffff) | (base & 0xffffff) << 16 |
-			  (uint64_t)type << 40 | (present ? DESC_P : 0) |
-			  (uint64_t)(limit >> 16 & 0xf) << 48 | (base >> 24 & 0xff) << 56;
-	gdt64[(sel >> 3) + 1] = base >> 32;
-}
-
 static void do_ltr(void *sel) { asm volatile("ltr %w0" :: "r"((uint16_t)(uintptr_t)sel)); }
 static void do_lldt(void *sel) { asm volatile("lldt %w0" :: "r"((uint16_t)(uintptr_t)sel)); }
 
@@ -53,29 +32,15 @@ static void check_load(const char *name, void (*fn)(void *), uint16_t sel,
 	struct ex_regs r;
 	int v = catch_exception(fn, (void *)(uintptr_t)sel, &r);
 
-	check(name, v, &r, want_vector, want_error);
-}
-
-static uint16_t read_tr(void)
-{
-	uint16_t s;
-
-	asm volatile("str %w0" : "=r"(s));
-	return s;
-}
-
-static uint16_t sldt(void)
-{
-	uint16_t s;
-
-	asm volatile("sldt %w0" : "=r"(s));
-	return s;
+	report_exception(name, v, &r, want_vector, want_error);
 }
 
 static void test_ltr(void)
 {
-	set_system_desc(SEL_TSS, (uintptr_t)test_tss, sizeof(test_tss) - 1, TYPE_TSS_AVAIL, true);
-	set_system_desc(SEL_TSS_NP, (uintptr_t)test_tss, sizeof(test_tss) - 1, TYPE_TSS_AVAIL, false);
+	gdt_set_system_desc(SEL_TSS, (uintptr_t)test_tss, sizeof(test_tss) - 1,
+			    TYPE_TSS_AVAIL, true);
+	gdt_set_system_desc(SEL_TSS_NP, (uintptr_t)test_tss, sizeof(test_tss) - 1,
+			    TYPE_TSS_AVAIL, false);
 	check_load("LTR null selector -> #GP(0)", do_ltr, 0, GP_VECTOR, 0);
 	check_load("LTR of a data segment -> #GP(sel)", do_ltr, KERNEL_DS, GP_VECTOR, KERNEL_DS);
 	check_load("LTR of the busy TSS -> #GP(sel)", do_ltr, TSS_SEL, GP_VECTOR, TSS_SEL);
@@ -84,10 +49,10 @@ static void test_ltr(void)
 		   SEL_BEYOND);
 	check_load("LTR of a not-present TSS -> #NP(sel)", do_ltr, SEL_TSS_NP, NP_VECTOR,
 		   SEL_TSS_NP);
-	report_eq("TR unchanged by the failed loads", read_tr(), TSS_SEL);
+	report_eq("TR unchanged by the failed loads", str(), TSS_SEL);
 
 	check_load("LTR of an available TSS loads", do_ltr, SEL_TSS, -1, 0);
-	report_eq("STR reads the new TR", read_tr(), SEL_TSS);
+	report_eq("STR reads the new TR", str(), SEL_TSS);
 	report_eq("the loaded TSS is marked busy", gdt64[SEL_TSS >> 3] >> 40 & 0xf,
 		  TYPE_TSS_BUSY);
 	check_load("LTR of the now busy TSS -> #GP(sel)", do_ltr, SEL_TSS, GP_VECTOR, SEL_TSS);
@@ -101,7 +66,7 @@ static void test_ltr(void)
 
 static void test_lldt(void)
 {
-	set_system_desc(SEL_LDT, (uintptr_t)ldt, sizeof(ldt) - 1, TYPE_LDT, true);
+	gdt_set_system_desc(SEL_LDT, (uintptr_t)ldt, sizeof(ldt) - 1, TYPE_LDT, true);
 	check_load("LLDT of a data segment -> #GP(sel)", do_lldt, KERNEL_DS, GP_VECTOR,
 		   KERNEL_DS);
 	check_load("LLDT of a TSS -> #GP(sel)", do_lldt, TSS_SEL, GP_VECTOR, TSS_SEL);
@@ -143,8 +108,8 @@ static void test_tables(void)
 	lidt(&idt);
 	report(p.limit == short_idt.limit && p.base == short_idt.base,
 	       "LIDT: SIDT reads back limit and base");
-	check("INT 0x40 beyond the IDT limit -> #GP(0x40 << 3 | IDT)", v, &r, GP_VECTOR,
-	      0x40 << 3 | 2);
+	report_exception("INT 0x40 beyond the IDT limit -> #GP(0x40 << 3 | IDT)", v, &r,
+			 GP_VECTOR, 0x40 << 3 | 2);
 }
 
 int main(void)

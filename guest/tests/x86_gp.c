@@ -7,17 +7,6 @@
 
 #define NONCANONICAL 0x0000800000000000ull
 
-static void check(const char *name, int vector, const struct ex_regs *r,
-		  int want_vector, uint64_t want_error)
-{
-	if (vector != want_vector)
-		report_fail(name, "vector %d, want %d", vector, want_vector);
-	else if (vector >= 0 && r->error_code != want_error)
-		report_fail(name, "error code 0x%lx, want 0x%lx", r->error_code, want_error);
-	else
-		report_pass(name);
-}
-
 /* ---- non-canonical addresses ---- */
 
 static void read_addr(void *p) { (void)*(volatile uint64_t *)p; }
@@ -39,22 +28,22 @@ static void check_noncanonical(void)
 	int v;
 
 	v = catch_exception(read_addr, (void *)NONCANONICAL, &r);
-	check("non-canonical read -> #GP(0)", v, &r, GP_VECTOR, 0);
+	report_exception("non-canonical read -> #GP(0)", v, &r, GP_VECTOR, 0);
 	v = catch_exception(write_addr, (void *)(NONCANONICAL + 0x1000), &r);
-	check("non-canonical write -> #GP(0)", v, &r, GP_VECTOR, 0);
+	report_exception("non-canonical write -> #GP(0)", v, &r, GP_VECTOR, 0);
 	v = catch_exception(read_addr, (void *)0xffff7fffffffff00ull, &r);
-	check("non-canonical high half read -> #GP(0)", v, &r, GP_VECTOR, 0);
+	report_exception("non-canonical high half read -> #GP(0)", v, &r, GP_VECTOR, 0);
 	v = run_in_user(read_addr, (void *)NONCANONICAL, &r);
-	check("non-canonical read at CPL 3 -> #GP(0)", v, &r, GP_VECTOR, 0);
+	report_exception("non-canonical read at CPL 3 -> #GP(0)", v, &r, GP_VECTOR, 0);
 	v = catch_exception(read_via_rbp, (void *)NONCANONICAL, &r);
-	check("non-canonical rbp-based read -> #SS(0)", v, &r, SS_VECTOR, 0);
+	report_exception("non-canonical rbp-based read -> #SS(0)", v, &r, SS_VECTOR, 0);
 
 	/* RSP itself is bad: deliver #SS (and #GP) on a good stack, IST2 */
 	tss.ist[2] = (uint64_t)alloc_pages(2) + 2 * PAGE_SIZE;
 	idt_set_gate_attrs(SS_VECTOR, 0, 2, true);
 	idt_set_gate_attrs(GP_VECTOR, 0, 2, true);
 	v = catch_exception(push_at, (void *)(NONCANONICAL + 8), &r);
-	check("non-canonical push -> #SS(0)", v, &r, SS_VECTOR, 0);
+	report_exception("non-canonical push -> #SS(0)", v, &r, SS_VECTOR, 0);
 	idt_set_gate_attrs(SS_VECTOR, 0, 0, true);
 	idt_set_gate_attrs(GP_VECTOR, 0, 0, true);
 }
@@ -134,7 +123,7 @@ static void check_privileged(void)
 
 	for (size_t i = 0; i < ARRAY_SIZE(privileged); i++) {
 		int v = run_in_user(privileged[i].fn, NULL, &r);
-		check(privileged[i].name, v, &r, GP_VECTOR, 0);
+		report_exception(privileged[i].name, v, &r, GP_VECTOR, 0);
 	}
 }
 
@@ -147,7 +136,7 @@ static void check_cr(const char *name, void (*fn)(void *), uint64_t value)
 	struct ex_regs r;
 	int v = catch_exception(fn, &value, &r);
 
-	check(name, v, &r, GP_VECTOR, 0);
+	report_exception(name, v, &r, GP_VECTOR, 0);
 }
 
 /*
@@ -181,7 +170,7 @@ static void check_segment(const char *name, void (*fn)(void *), uint16_t sel,
 	void *arg = (void *)(uintptr_t)sel;
 	int v = user ? run_in_user(fn, arg, &r) : catch_exception(fn, arg, &r);
 
-	check(name, v, &r, want_vector, want_error);
+	report_exception(name, v, &r, want_vector, want_error);
 	load_ds((void *)KERNEL_DS);
 }
 
