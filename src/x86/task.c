@@ -71,6 +71,27 @@ static bool tss_is32(uint16_t attrib)
     return (SEG_ATTR_TYPE(attrib) & 8) != 0;
 }
 
+/* Where a TSS keeps the fields a switch reads and writes: the 32-bit TSS
+ * in 4-byte slots, the 16-bit one in 2-byte slots and without CR3, FS, GS
+ * and the T bit.  Selectors are 2 bytes in either. */
+struct tss_layout {
+    unsigned eip, eflags, gpr, seg, ldt;
+    unsigned width;   /* bytes of EIP, EFLAGS, a GPR, a selector's slot */
+    unsigned nseg;
+};
+
+static const struct tss_layout tss32_layout = {
+    TSS32_EIP, TSS32_EFLAGS, TSS32_GPR, TSS32_SEG, TSS32_LDT, 4, 6
+};
+static const struct tss_layout tss16_layout = {
+    TSS16_IP, TSS16_FLAGS, TSS16_GPR, TSS16_SEG, TSS16_LDT, 2, 4
+};
+
+static const struct tss_layout *tss_layout(uint16_t attrib)
+{
+    return tss_is32(attrib) ? &tss32_layout : &tss16_layout;
+}
+
 static uint64_t tss_lin(const struct x86_seg *tss, unsigned off)
 {
     return (uint32_t)(tss->base + off);
@@ -108,28 +129,18 @@ static _Noreturn void task_fault(struct cpu *cpu, int vec, uint16_t sel,
 static void read_image(struct cpu *cpu, const struct x86_seg *t,
                        struct task_image *im)
 {
-    if (tss_is32(t->attrib)) {
-        im->cr3 = (uint32_t)tss_rd(cpu, t, TSS32_CR3, 4);
-        im->eip = (uint32_t)tss_rd(cpu, t, TSS32_EIP, 4);
-        im->eflags = (uint32_t)tss_rd(cpu, t, TSS32_EFLAGS, 4);
-        for (unsigned i = 0; i < 8; i++)
-            im->gpr[i] = (uint32_t)tss_rd(cpu, t, TSS32_GPR + 4 * i, 4);
-        for (unsigned i = 0; i < 6; i++)
-            im->seg[i] = (uint16_t)tss_rd(cpu, t, TSS32_SEG + 4 * i, 2);
-        im->ldt = (uint16_t)tss_rd(cpu, t, TSS32_LDT, 2);
-        im->trap = tss_rd(cpu, t, TSS32_TRAP, 2) & 1;
-        return;
-    }
-    im->cr3 = 0;
-    im->eip = (uint16_t)tss_rd(cpu, t, TSS16_IP, 2);
-    im->eflags = (uint16_t)tss_rd(cpu, t, TSS16_FLAGS, 2);
+    const struct tss_layout *l = tss_layout(t->attrib);
+    bool is32 = l == &tss32_layout;
+    im->cr3 = is32 ? (uint32_t)tss_rd(cpu, t, TSS32_CR3, 4) : 0;
+    im->eip = (uint32_t)tss_rd(cpu, t, l->eip, l->width);
+    im->eflags = (uint32_t)tss_rd(cpu, t, l->eflags, l->width);
     for (unsigned i = 0; i < 8; i++)
-        im->gpr[i] = (uint16_t)tss_rd(cpu, t, TSS16_GPR + 2 * i, 2);
-    for (unsigned i = 0; i < 4; i++)
-        im->seg[i] = (uint16_t)tss_rd(cpu, t, TSS16_SEG + 2 * i, 2);
-    im->seg[SEG_FS] = im->seg[SEG_GS] = 0;   /* not in a 16-bit TSS */
-    im->ldt = (uint16_t)tss_rd(cpu, t, TSS16_LDT, 2);
-    im->trap = false;
+        im->gpr[i] = (uint32_t)tss_rd(cpu, t, l->gpr + l->width * i, l->width);
+    for (unsigned i = 0; i < 6; i++)   /* FS, GS: none in a 16-bit TSS */
+        im->seg[i] = i < l->nseg
+                     ? (uint16_t)tss_rd(cpu, t, l->seg + l->width * i, 2) : 0;
+    im->ldt = (uint16_t)tss_rd(cpu, t, l->ldt, 2);
+    im->trap = is32 && (tss_rd(cpu, t, TSS32_TRAP, 2) & 1);
 }
 
 /* The old task's dynamic state into its TSS (the TR of the moment). */
@@ -137,21 +148,13 @@ static void save_old(struct cpu *cpu, const struct task_switch *ts,
                      uint32_t eflags)
 {
     const struct x86_seg *t = &cpu->tr;
-    if (tss_is32(t->attrib)) {
-        tss_wr(cpu, t, TSS32_EIP, 4, (uint32_t)ts->ret_eip);
-        tss_wr(cpu, t, TSS32_EFLAGS, 4, eflags);
-        for (unsigned i = 0; i < 8; i++)
-            tss_wr(cpu, t, TSS32_GPR + 4 * i, 4, (uint32_t)cpu->gpr[i]);
-        for (unsigned i = 0; i < 6; i++)
-            tss_wr(cpu, t, TSS32_SEG + 4 * i, 2, cpu->seg[i].sel);
-        return;
-    }
-    tss_wr(cpu, t, TSS16_IP, 2, (uint16_t)ts->ret_eip);
-    tss_wr(cpu, t, TSS16_FLAGS, 2, (uint16_t)eflags);
+    const struct tss_layout *l = tss_layout(t->attrib);
+    tss_wr(cpu, t, l->eip, l->width, ts->ret_eip);
+    tss_wr(cpu, t, l->eflags, l->width, eflags);
     for (unsigned i = 0; i < 8; i++)
-        tss_wr(cpu, t, TSS16_GPR + 2 * i, 2, (uint16_t)cpu->gpr[i]);
-    for (unsigned i = 0; i < 4; i++)
-        tss_wr(cpu, t, TSS16_SEG + 2 * i, 2, cpu->seg[i].sel);
+        tss_wr(cpu, t, l->gpr + l->width * i, l->width, cpu->gpr[i]);
+    for (unsigned i = 0; i < l->nseg; i++)
+        tss_wr(cpu, t, l->seg + l->width * i, 2, cpu->seg[i].sel);
 }
 
 /* The writes the switch will make, probed so that none faults after the
@@ -161,10 +164,8 @@ static void probe_switch(struct cpu *cpu, const struct task_switch *ts,
                          const struct desc *old)
 {
     const struct x86_seg *t = &cpu->tr;
-    if (tss_is32(t->attrib))
-        probe_write(cpu, tss_lin(t, TSS32_EIP), TSS32_LDT - TSS32_EIP);
-    else
-        probe_write(cpu, tss_lin(t, TSS16_IP), TSS16_LDT - TSS16_IP);
+    const struct tss_layout *l = tss_layout(t->attrib);
+    probe_write(cpu, tss_lin(t, l->eip), l->ldt - l->eip);
     if (old)
         probe_write(cpu, (uint32_t)(old->lin + 5), 1);
     if (ts->src != TASK_IRET)
