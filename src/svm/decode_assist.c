@@ -8,7 +8,8 @@
  * (offset 0x0D0) and "guest instruction bytes" (0x0D1-0x0DF) hold up to
  * 15 bytes read from the guest's CS:RIP.  Only data faults fill them: a
  * fault on an instruction fetch (EXITINFO1.ID) reports 0 bytes, as does
- * every other exit.
+ * every other exit; both clear all 15, so no exit leaves the bytes of an
+ * earlier one behind.
  *
  * The bytes are read as the guest would read them, with its paging and
  * its CPL, through the nested page tables when they are on; the read
@@ -43,7 +44,8 @@ void svm_decode_assist_exit(struct cpu *cpu, struct vmcb_control *c,
         return;
     if ((code != SVM_EXIT_EXCP(EXC_PF) && code != SVM_EXIT_NPF) ||
         (info1 & PF_ERR_ID)) {
-        c->insn_len = 0;   /* nothing fetched: the bytes mean nothing */
+        c->insn_len = 0;   /* nothing fetched */
+        memset(c->insn_bytes, 0, INSN_BYTES_MAX);
         return;
     }
     uint64_t lin = seg_linear(cpu, SEG_CS, cpu->rip);
