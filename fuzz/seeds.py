@@ -46,6 +46,12 @@ VMRUN_B, VMMCALL_B, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, RDTSCP = \
     128, 129, 130, 131, 132, 133, 134, 135
 # vmcb offsets
 EVENTINJ, NCR3, ASID, TLB_CTL, SAVE = 0xa8, 0xb0, 0x58, 0x5c, 0x400
+# int_ctl (0x60) by byte: 0x61 V_IRQ bit 0, V_GIF bit 1, V_NMI_PENDING bit 3,
+# V_NMI_BLOCKING bit 4; 0x62 V_INTR_PRIO 3:0, V_IGN_TPR bit 4; 0x63
+# V_INTR_MASKING bit 0, V_GIF_ENABLE bit 1, V_NMI_ENABLE bit 2
+INT_CTL, INT_VECTOR, INT_STATE = 0x60, 0x64, 0x68
+# STI; NOPs; CLI; STGI; CLGI; STI; NOP; HLT
+WINDOWS = bytes.fromhex('fb 909090909090 fa 0f01dc 0f01dd fb 90 f4')
 
 L1_SEEDS = {
     'nops': l1(0, b'\x90' * 8),
@@ -95,6 +101,23 @@ L2_SEEDS = {
                        code=bytes.fromhex('0f0b')),
     'intn-iret': l2(intercepts=icpt_bits(INTN, IRET, PUSHF, POPF, RDTSC),
                     code=bytes.fromhex('cd03 9c 9d 0f31 48cf')),
+    'virq': l2(patches=[(INT_CTL + 1, 1), (INT_CTL + 2, 0x13),
+                        (INT_VECTOR, 0x40)], code=WINDOWS),
+    'virq-vintr': l2(intercepts=icpt_bits(VINTR),
+                     patches=[(INT_CTL + 1, 1), (INT_CTL + 2, 0x10),
+                              (INT_VECTOR, 0x40)], code=WINDOWS),
+    'virq-masking': l2(patches=[(INT_CTL + 1, 1), (INT_CTL + 2, 5),
+                                (INT_CTL, 3), (INT_CTL + 3, 1),
+                                (INT_VECTOR, 0x41)],
+                       code=bytes.fromhex('b801000000 440f22c0 fb 9090')),
+    'vgif': l2(patches=[(INT_CTL + 1, 1), (INT_CTL + 2, 0x10),
+                        (INT_CTL + 3, 2), (INT_VECTOR, 0x42)], code=WINDOWS),
+    'vnmi': l2(patches=[(INT_CTL + 1, 8), (INT_CTL + 3, 4)],
+               code=bytes.fromhex('9090 cf 90')),
+    'vnmi-vgif': l2(patches=[(INT_CTL + 1, 0x0a), (INT_CTL + 3, 6)],
+                    code=bytes.fromhex('0f01dd 0f01dc 9090')),
+    'int-shadow': l2(patches=[(INT_CTL + 1, 1), (INT_CTL + 2, 0x10),
+                              (INT_STATE, 1)], code=WINDOWS),
 }
 
 
