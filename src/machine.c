@@ -97,6 +97,11 @@ static void machine_timer(void *opaque)
     apic_timer_fire(&((struct machine *)opaque)->apic);
 }
 
+static void machine_perf_interrupt(void *opaque)
+{
+    apic_perf_interrupt(&((struct machine *)opaque)->apic);
+}
+
 /* In nested mode L0 holds L1's interrupts while L1's GIF (emulated by L0)
  * is clear, as KVM does not inject into an L1 with GIF clear. */
 static bool machine_host_gif(void *opaque)
@@ -164,7 +169,8 @@ int machine_init(struct machine *m, const struct machine_options *opt)
     m->cpu.intc = (struct x86_intc){
         .opaque = m,
         .intr_pending = machine_intr_pending, .intr_ack = machine_intr_ack,
-        .timer = machine_timer, .host_gif = machine_host_gif,
+        .timer = machine_timer, .perf_interrupt = machine_perf_interrupt,
+        .host_gif = machine_host_gif,
         .apic_msr = machine_apic_msr, .init = machine_init_signal,
     };
     m->cpu.trace = opt->trace;

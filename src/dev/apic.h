@@ -139,6 +139,7 @@ void apic_set_tpr(struct apic *a, uint32_t val);
 void apic_eoi(struct apic *a);
 void apic_send_ipi(struct apic *a, uint32_t lo, uint32_t dest);
 void apic_lint(struct apic *a, unsigned pin);   /* LINT0/1 edge */
+void apic_perf_interrupt(struct apic *a);       /* x86_intc.perf_interrupt */
 
 /* The timer (apic_timer.c). */
 void apic_timer_fire(struct apic *a);        /* x86_bus.timer */

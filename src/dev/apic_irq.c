@@ -161,13 +161,27 @@ void apic_eoi(struct apic *a)
     a->cpu->stop_block = true;   /* a lower class may be deliverable now */
 }
 
-/* LINT0/LINT1 asserted: the LVT entry says what it delivers. */
-void apic_lint(struct apic *a, unsigned pin)
+/* A local interrupt source signals: its LVT entry says what it delivers. */
+static void lvt_deliver(struct apic *a, unsigned entry)
 {
-    uint32_t lvt = a->lvt[pin ? LVT_LINT1 : LVT_LINT0];
+    uint32_t lvt = a->lvt[entry];
     if (!apic_hw_enabled(a) || (lvt & APIC_LVT_MASKED))
         return;
     apic_accept(a, APIC_DM(lvt), APIC_VECTOR(lvt), (lvt & APIC_LVT_LEVEL) != 0);
+}
+
+/* LINT0/LINT1 asserted. */
+void apic_lint(struct apic *a, unsigned pin)
+{
+    lvt_deliver(a, pin ? LVT_LINT1 : LVT_LINT0);
+}
+
+/* A performance counter with PerfEvtSel.Int overflowed.  AMD's APIC
+ * leaves the entry's mask bit as it was (it is not set on delivery, as
+ * Intel's LVTPC does): every overflow interrupts until software masks it. */
+void apic_perf_interrupt(struct apic *a)
+{
+    lvt_deliver(a, LVT_PERF);
 }
 
 /* Does a destination (no shorthand) name this APIC? */

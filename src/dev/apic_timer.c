@@ -2,10 +2,10 @@
  *
  * The count is not decremented tick by tick: the current count follows
  * from the clock at which the count was last initial (timer_start), and
- * the CPU is told the exact clock of the next interrupt (cpu->timer_at,
- * in retired instructions).  One-shot: an interrupt when the count
- * reaches zero, initial count ticks after the write.  Periodic: every
- * initial count ticks.  TSC-deadline: when the TSC reaches
+ * the CPU is told the exact clock of the next interrupt (its
+ * DEADLINE_APIC, in retired instructions).  One-shot: an interrupt when
+ * the count reaches zero, initial count ticks after the write.  Periodic:
+ * every initial count ticks.  TSC-deadline: when the TSC reaches
  * IA32_TSC_DEADLINE, which then reads zero.  A masked timer counts but
  * interrupts nobody, so nothing is scheduled while it is masked. */
 #include "dev/apic.h"
@@ -68,8 +68,7 @@ void apic_timer_schedule(struct apic *a)
         if (d != UINT64_MAX)
             at = d - cpu->idle_cycles;
     }
-    cpu->timer_at = at;
-    cpu->stop_block = true;   /* the current block may run past it */
+    x86_set_deadline(cpu, DEADLINE_APIC, at);
 }
 
 void apic_timer_fire(struct apic *a)

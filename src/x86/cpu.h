@@ -156,8 +156,10 @@ struct x86_bus {
  * intr_pending: the vector it would deliver now, or -1 (priority and
  * masking applied); intr_ack: the CPU takes it (INTA): the vector to
  * deliver, or -1 if it went away.  timer: called once cpu->icount reaches
- * cpu->timer_at.  host_gif: the GIF of a host emulated above the CPU
- * (src/hv's view of L1), NULL = always set.  apic_msr: MSRs 0x1B, 0x6E0
+ * the APIC timer's deadline (DEADLINE_APIC).  perf_interrupt: a counter
+ * with PerfEvtSel.Int overflowed (the APIC's LVT performance-counter
+ * entry says what that delivers).  host_gif: the GIF of a host emulated
+ * above the CPU (src/hv's view of L1), NULL = always set.  apic_msr: MSRs 0x1B, 0x6E0
  * and 0x800-0x8FF (false = #GP); NULL: no APIC (CPUID says so too).
  * init: the CPU takes an INIT (x86_take_init). */
 struct x86_intc {
@@ -165,6 +167,7 @@ struct x86_intc {
     int (*intr_pending)(void *opaque);
     int (*intr_ack)(void *opaque);
     void (*timer)(void *opaque);
+    void (*perf_interrupt)(void *opaque);
     bool (*host_gif)(void *opaque);
     bool (*apic_msr)(void *opaque, uint32_t msr, bool write, uint64_t *val);
     void (*init)(void *opaque);   /* the INIT signal resets the controller */
@@ -250,11 +253,18 @@ struct x86_lbr {
 struct x86_perf {
     uint64_t sel[PERF_COUNTERS];
     uint64_t ctr[PERF_COUNTERS];
+    uint64_t wrap_at[PERF_COUNTERS];   /* counting: icount of the next wrap to 0 */
     uint64_t since;
     uint8_t counting;
     uint8_t enabled;        /* counters whose EN bit is set */
     bool filtered;          /* some counter depends on CPL or guest mode */
 };
+
+/* Deadlines in retired instructions (icount; UINT64_MAX: none): the APIC
+ * timer's next interrupt and the performance counters' next overflow.
+ * cpu->timer_at is the earlier one, the only one the run loop looks at
+ * (once per block); x86_set_deadline() keeps it so. */
+enum x86_deadline { DEADLINE_APIC, DEADLINE_PERF, DEADLINE_COUNT };
 
 /* Trace selections (--trace=...). */
 #define TRACE_INSN (1u << 0)
@@ -318,7 +328,8 @@ struct cpu {
     bool smm_nmi_blocked;
     uint64_t smbase;        /* SMBASE (MSR SMM_BASE) */
     uint64_t smm_addr, smm_mask;  /* MSRs SMM_ADDR, SMM_MASK */
-    uint64_t timer_at;      /* icount at which bus.timer runs (UINT64_MAX: never) */
+    uint64_t timer_at;      /* the earliest of deadline[] */
+    uint64_t deadline[DEADLINE_COUNT];
     uint64_t idle_cycles;   /* time spent halted: clock = icount + idle_cycles */
     uint64_t insn_stop;     /* the run loop's stop for the current block */
 
@@ -514,6 +525,8 @@ void x86_init_processor(struct cpu *cpu);
  * if one would only come from the timer, time skips to it (counted in
  * idle_cycles, not in icount).  False: nothing can ever wake it. */
 bool x86_halt_wait(struct cpu *cpu, bool if_set);
+/* Set one deadline (exec.c); the run loop acts on it once icount reaches it. */
+void x86_set_deadline(struct cpu *cpu, enum x86_deadline which, uint64_t at);
 
 /* Performance counters (perfctr.c): the MSRs (false: not one of them;
  * *gp: the access faults), RDPMC's read (false: no such counter), and
@@ -522,6 +535,8 @@ bool x86_perf_msr(struct cpu *cpu, uint32_t msr, bool write, uint64_t *val,
                   bool *gp);
 bool x86_perf_rdpmc(struct cpu *cpu, uint32_t idx, uint64_t *val);
 void x86_perf_sync(struct cpu *cpu);
+/* DEADLINE_PERF reached: the counters that wrapped, and their interrupt. */
+void x86_perf_overflow(struct cpu *cpu);
 /* For a host that virtualizes the selects (src/hv): which select an MSR
  * is (-1: none), and a select loaded as it is, with no WRMSR retiring. */
 int x86_perf_select_index(uint32_t msr);

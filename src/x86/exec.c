@@ -230,6 +230,30 @@ static void step(struct cpu *cpu)
     }
 }
 
+void x86_set_deadline(struct cpu *cpu, enum x86_deadline which, uint64_t at)
+{
+    uint64_t apic, perf, old = cpu->timer_at;
+    cpu->deadline[which] = at;
+    apic = cpu->deadline[DEADLINE_APIC];
+    perf = cpu->deadline[DEADLINE_PERF];
+    cpu->timer_at = apic < perf ? apic : perf;
+    if (cpu->timer_at < old)
+        cpu->stop_block = true;   /* the current block may run past it */
+}
+
+/* icount reached timer_at: whichever deadlines are due, each of which
+ * sets its next one. */
+static __attribute__((noinline)) void deadlines_due(struct cpu *cpu)
+{
+    if (cpu->icount >= cpu->deadline[DEADLINE_APIC]) {
+        x86_set_deadline(cpu, DEADLINE_APIC, UINT64_MAX);
+        if (cpu->intc.timer)
+            cpu->intc.timer(cpu->intc.opaque);
+    }
+    if (cpu->icount >= cpu->deadline[DEADLINE_PERF])
+        x86_perf_overflow(cpu);
+}
+
 enum x86_stop x86_run(struct cpu *cpu)
 {
     /* icount at the last delivery; volatile: it lives across longjmp */
@@ -254,11 +278,8 @@ enum x86_stop x86_run(struct cpu *cpu)
             x86_deliver_pending(cpu);
             continue;
         }
-        if (unlikely(cpu->icount >= cpu->timer_at)) {
-            cpu->timer_at = UINT64_MAX;
-            if (cpu->intc.timer)
-                cpu->intc.timer(cpu->intc.opaque);   /* may re-arm timer_at */
-        }
+        if (unlikely(cpu->icount >= cpu->timer_at))
+            deadlines_due(cpu);
         cpu->insn_stop = cpu->icount_limit < cpu->timer_at ? cpu->icount_limit
                                                            : cpu->timer_at;
         if (unlikely(cpu->events) && x86_check_events(cpu))

@@ -164,11 +164,13 @@ bool x86_halt_wait(struct cpu *cpu, bool if_set)
             return false;
         if (wakes(cpu, if_set))
             return true;
-        if (cpu->timer_at == UINT64_MAX || !cpu->intc.timer)
+        /* only the APIC timer's: the counters stand still while halted */
+        uint64_t at = cpu->deadline[DEADLINE_APIC];
+        if (at == UINT64_MAX || !cpu->intc.timer)
             return false;
-        if (cpu->timer_at > cpu->icount)
-            cpu->idle_cycles += cpu->timer_at - cpu->icount;
-        cpu->timer_at = UINT64_MAX;
+        if (at > cpu->icount)
+            cpu->idle_cycles += at - cpu->icount;
+        x86_set_deadline(cpu, DEADLINE_APIC, UINT64_MAX);
         cpu->intc.timer(cpu->intc.opaque);
     }
     return wakes(cpu, if_set);

@@ -18,23 +18,34 @@
  * span is the instructions that retire after the WRMSR that enables or
  * writes a counter and before the one that reads it.
  *
- * Not implemented: the overflow interrupt (PerfEvtSel.Int through the
- * APIC's LVT performance-counter entry): Int is kept, no interrupt is
- * raised when a counter wraps.
+ * The overflow interrupt (13.2.1, PerfEvtSel.Int): a counter with Int set
+ * that wraps from 2^48 - 1 to 0 signals the local APIC, whose LVT
+ * performance-counter entry (APIC offset 0x340) delivers a fixed vector,
+ * an NMI or an SMI, or nothing while masked (intc.perf_interrupt).  The
+ * wrap happens as the instruction that brings the count to 2^48 retires,
+ * so the interrupt is taken at the next instruction boundary where it is
+ * deliverable (IF, interrupt shadow, GIF).
  *
  * Counting is lazy: nothing runs per instruction.  A counting counter's
  * value is ctr + (icount - since); x86_perf_sync() folds the elapsed count
  * in whenever the context a filter looks at changes (x86_update_mode, the
- * SVM world switches), and only while some counter has a filter. */
+ * SVM world switches), and only while some counter has a filter.  Both
+ * events advance by one per retired instruction, so a counting counter's
+ * next wrap is known when it starts counting or is written (wrap_at, in
+ * icount); the earliest wrap among the counters with Int set is the CPU's
+ * DEADLINE_PERF, which the run loop checks with the APIC timer's, once per
+ * block. */
 #include "x86/cpu.h"
 
 #define PERF_LEGACY_SEL  0xc0010000u   /* .. 0xc0010003 */
 #define PERF_LEGACY_CTR  0xc0010004u   /* .. 0xc0010007 */
 #define PERF_CORE_BASE   0xc0010200u   /* .. 0xc001020b */
 
-#define CTR_MASK      ((1ull << 48) - 1)   /* 48-bit counters */
+#define CTR_WRAP      (1ull << 48)         /* 48-bit counters */
+#define CTR_MASK      (CTR_WRAP - 1)
 #define SEL_USR       (1ull << 16)
 #define SEL_OS        (1ull << 17)
+#define SEL_INT       (1ull << 20)
 #define SEL_EN        PERF_SEL_EN
 #define SEL_EVENT_HI  (0xfull << 32)       /* EventSelect[11:8] */
 #define SEL_GUESTONLY PERF_SEL_GUESTONLY
@@ -75,11 +86,62 @@ static bool filtered(uint64_t sel)
             (sel & (SEL_HOSTONLY | SEL_GUESTONLY)));
 }
 
+/* Retired instructions from a counter value to its next wrap to 0 (from
+ * 0: a whole round). */
+static uint64_t to_wrap(uint64_t v)
+{
+    return CTR_WRAP - (v & CTR_MASK);
+}
+
+/* DEADLINE_PERF: the earliest wrap of a counting counter with Int set. */
+static void schedule(struct cpu *cpu)
+{
+    const struct x86_perf *p = &cpu->perf;
+    uint64_t at = UINT64_MAX;
+    for (unsigned i = 0; i < PERF_COUNTERS; i++)
+        if ((p->counting & (1u << i)) && (p->sel[i] & SEL_INT) &&
+            p->wrap_at[i] < at)
+            at = p->wrap_at[i];
+    if (at != cpu->deadline[DEADLINE_PERF])
+        x86_set_deadline(cpu, DEADLINE_PERF, at);
+}
+
+/* The counting counters that have wrapped by now move on to their next
+ * wrap; true if one of them has Int set.  A wrap seen late (a host that
+ * retired instructions outside the run loop) still interrupts once. */
+static bool wraps_due(struct cpu *cpu)
+{
+    struct x86_perf *p = &cpu->perf;
+    bool irq = false;
+    for (unsigned i = 0; i < PERF_COUNTERS; i++) {
+        if (!(p->counting & (1u << i)) || p->wrap_at[i] > cpu->icount)
+            continue;
+        p->wrap_at[i] += ((cpu->icount - p->wrap_at[i]) / CTR_WRAP + 1) * CTR_WRAP;
+        irq = irq || (p->sel[i] & SEL_INT);
+    }
+    return irq;
+}
+
+static void raise_overflow(struct cpu *cpu)
+{
+    if (cpu->intc.perf_interrupt)
+        cpu->intc.perf_interrupt(cpu->intc.opaque);
+}
+
+void x86_perf_overflow(struct cpu *cpu)
+{
+    bool irq = wraps_due(cpu);
+    schedule(cpu);
+    if (irq)
+        raise_overflow(cpu);
+}
+
 void x86_perf_sync(struct cpu *cpu)
 {
     struct x86_perf *p = &cpu->perf;
     if (!(p->enabled | p->counting))
         return;   /* nothing counts, before or after: world switches pay no more */
+    bool irq = wraps_due(cpu);
     uint64_t elapsed = cpu->icount - p->since;
     uint8_t counting = 0;
     bool any_filter = false;
@@ -89,10 +151,15 @@ void x86_perf_sync(struct cpu *cpu)
         if (counts_now(cpu, p->sel[i]))
             counting |= (uint8_t)(1u << i);
         any_filter = any_filter || filtered(p->sel[i]);
+        if ((counting & ~p->counting) & (1u << i))   /* starts counting */
+            p->wrap_at[i] = cpu->icount + to_wrap(p->ctr[i]);
     }
     p->since = cpu->icount;
     p->counting = counting;
     p->filtered = any_filter;
+    schedule(cpu);
+    if (irq)
+        raise_overflow(cpu);
 }
 
 static uint64_t ctr_read(const struct cpu *cpu, unsigned i)
@@ -120,10 +187,16 @@ static bool sel_write(struct cpu *cpu, unsigned i, uint64_t val)
 {
     if (val & SEL_RESERVED)
         return false;
-    bool was = cpu->perf.counting & (1u << i);
+    struct x86_perf *p = &cpu->perf;
+    bool was = p->counting & (1u << i);
     x86_perf_load_select(cpu, i, val);
-    if (!was && (cpu->perf.counting & (1u << i)))
-        cpu->perf.ctr[i] = (cpu->perf.ctr[i] - 1) & CTR_MASK;
+    if (!was && (p->counting & (1u << i))) {
+        /* counting from the next instruction: the value after this
+         * WRMSR is the one it started with, its wrap one later */
+        p->ctr[i] = (p->ctr[i] - 1) & CTR_MASK;
+        p->wrap_at[i]++;
+        schedule(cpu);
+    }
     return true;
 }
 
@@ -133,6 +206,10 @@ static void ctr_write(struct cpu *cpu, unsigned i, uint64_t val)
     x86_perf_sync(cpu);
     /* bits 63:48 are not part of the counter: writes drop them */
     p->ctr[i] = (val - ((p->counting >> i) & 1)) & CTR_MASK;
+    if (p->counting & (1u << i)) {
+        p->wrap_at[i] = cpu->icount + 1 + to_wrap(val);
+        schedule(cpu);
+    }
 }
 
 /* The MSR's counter and whether it is the select (false: the counter). */

@@ -1,7 +1,8 @@
 /* The local APIC on its own (src/dev/apic*.c): register file, priority
  * and EOI, the timer's exact counts in every mode, IA32_APIC_BASE and the
- * x2APIC MSRs.  The CPU is a bare struct: the APIC only reads its clock
- * and CR8 and writes cpu->events / cpu->timer_at.  Expected values follow
+ * x2APIC MSRs, the performance-counter entry's delivery.  The CPU is a
+ * bare struct: the APIC only reads its clock and CR8 and writes
+ * cpu->events / its timer deadline (cpu->timer_at).  Expected values follow
  * from the APIC's rules (priority classes, count = initial - ticks,
  * ticks = clock / divisor), not from running the APIC. */
 #include <setjmp.h>
@@ -23,6 +24,7 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
+    f->cpu.deadline[DEADLINE_PERF] = UINT64_MAX;   /* no counter counts */
     apic_init(&f->apic, &f->cpu, NULL);
     apic_reg_write(&f->apic, APIC_SVR, 0x1ff);   /* software enable */
     *state = f;
@@ -157,6 +159,29 @@ static void software_disable_masks_lvts(void **state)
     assert_int_equal(rd(a, APIC_LVT_LINT0), 0x10700);
     wr(a, APIC_LVT_LINT0, 0x700);
     assert_int_equal(rd(a, APIC_LVT_LINT0), 0x10700);
+}
+
+/* The performance-counter entry (0x340): vector, message type and mask
+ * are writable, the delivery status and the rest are not; an overflow
+ * delivers what the entry says and leaves the mask bit as it was (AMD
+ * does not set it on delivery). */
+static void lvt_perf_delivery(void **state)
+{
+    struct apic *a = &((struct fx *)*state)->apic;
+    struct cpu *cpu = &((struct fx *)*state)->cpu;
+    wr(a, APIC_LVT_PERF, 0xffffffffu);
+    assert_int_equal(rd(a, APIC_LVT_PERF), 0x000107ffu);
+    wr(a, APIC_LVT_PERF, APIC_LVT_MASKED | 0x50);
+    apic_perf_interrupt(a);
+    assert_int_equal(apic_intr_pending(a), -1);
+    wr(a, APIC_LVT_PERF, 0x50);
+    apic_perf_interrupt(a);
+    assert_int_equal(apic_intr_pending(a), 0x50);
+    assert_int_equal(rd(a, APIC_LVT_PERF), 0x50);
+    assert_false(cpu->events & EVENT_NMI);
+    wr(a, APIC_LVT_PERF, APIC_DM_NMI << 8);
+    apic_perf_interrupt(a);
+    assert_true(cpu->events & EVENT_NMI);
 }
 
 /* One-shot, divide by 1: initial count 1000 written at clock 0 expires at
@@ -320,6 +345,7 @@ int main(void)
         T(reset_state), T(tpr_is_cr8), T(priority_and_eoi),
         T(tpr_masks_by_class), T(illegal_vectors_and_esr),
         T(ipi_destinations), T(software_disable_masks_lvts),
+        T(lvt_perf_delivery),
         T(timer_oneshot_exact), T(timer_divide), T(timer_periodic_exact),
         T(timer_masked_schedules_nothing), T(timer_tsc_deadline),
         T(base_msr_transitions), T(x2apic_icr_and_self_ipi),
