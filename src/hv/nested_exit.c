@@ -177,7 +177,8 @@ static void save_exit_info(struct hv *hv, struct vmcb_control *c)
     c->exit_int_info_err = c02->exit_int_info_err;
     c->next_rip = c02->next_rip;
     c->insn_len = c02->insn_len;              /* decode assists (15.33.4) */
-    memcpy(c->insn_bytes, c02->insn_bytes, sizeof(c->insn_bytes));
+    if (c02->exit_code == SVM_EXIT_EXCP(EXC_PF) || c02->exit_code == SVM_EXIT_NPF)
+        memcpy(c->insn_bytes, c02->insn_bytes, sizeof(c->insn_bytes));
     c->int_state = c02->int_state;
     c->int_ctl = (c->int_ctl & ~int_ctl_written(hv->nested.ctl.int_ctl)) |
                  (c02->int_ctl & int_ctl_written(hv->nested.ctl.int_ctl));

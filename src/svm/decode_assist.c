@@ -7,9 +7,10 @@
  * nested page fault (15.33.4), the VMCB's "number of bytes fetched"
  * (offset 0x0D0) and "guest instruction bytes" (0x0D1-0x0DF) hold up to
  * 15 bytes read from the guest's CS:RIP.  Only data faults fill them: a
- * fault on an instruction fetch (EXITINFO1.ID) reports 0 bytes, as does
- * every other exit; both clear all 15, so no exit leaves the bytes of an
- * earlier one behind.
+ * fault on an instruction fetch (EXITINFO1.ID) reports 0 bytes and clears
+ * all 15.  Every other exit writes only the count, 0: its bytes mean
+ * nothing, and writing them would cost every world switch (an L0 copies
+ * them into vmcb12 only for #PF and NPF exits, so both levels agree).
  *
  * The bytes are read as the guest would read them, with its paging and
  * its CPL, through the nested page tables when they are on; the read
@@ -42,9 +43,12 @@ void svm_decode_assist_exit(struct cpu *cpu, struct vmcb_control *c,
 
     if (!(cpu->svm_features & SVM_FEATURE_DECODE_ASSISTS))
         return;
-    if ((code != SVM_EXIT_EXCP(EXC_PF) && code != SVM_EXIT_NPF) ||
-        (info1 & PF_ERR_ID)) {
-        c->insn_len = 0;   /* nothing fetched */
+    if (code != SVM_EXIT_EXCP(EXC_PF) && code != SVM_EXIT_NPF) {
+        c->insn_len = 0;   /* nothing fetched; the bytes are left as they are */
+        return;
+    }
+    if (info1 & PF_ERR_ID) {
+        c->insn_len = 0;   /* a fetch fault: nothing fetched */
         memset(c->insn_bytes, 0, INSN_BYTES_MAX);
         return;
     }
