@@ -110,6 +110,7 @@ void hv_print_stats(const struct hv *hv, FILE *out)
     static const char *const exc[32] = {
         "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#9",
         "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
+        "#VE", "#CP", [28] = "#HV", "#VC", "#SX",
     };
 
     print_exits(st, out);
