@@ -313,13 +313,6 @@ int machine_run(struct machine *m)
     return report_stop(m, why);
 }
 
-static const char *const exc_names[32] = {
-    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO",
-    "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
-    "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC",
-    "#SX", "#31",
-};
-
 void machine_print_stats(const struct machine *m, FILE *out)
 {
     const struct cpu *cpu = &m->cpu;
@@ -334,7 +327,7 @@ void machine_print_stats(const struct machine *m, FILE *out)
     for (int v = 0; v < 32; v++) {
         if (!cpu->stat_exceptions[v])
             continue;
-        fprintf(out, " %s=%llu", exc_names[v],
+        fprintf(out, " %s=%llu", x86_exception_name(v),
                 (unsigned long long)cpu->stat_exceptions[v]);
         any = true;
     }

@@ -107,11 +107,6 @@ static void print_hypercalls(const struct hv_stats *st, FILE *out)
 void hv_print_stats(const struct hv *hv, FILE *out)
 {
     const struct hv_stats *st = &hv->stats;
-    static const char *const exc[32] = {
-        "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#9",
-        "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
-        "#VE", "#CP", [28] = "#HV", "#VC", "#SX",
-    };
 
     print_exits(st, out);
     print_hypercalls(st, out);
@@ -126,7 +121,7 @@ void hv_print_stats(const struct hv *hv, FILE *out)
     for (int v = 0; v < 32; v++) {
         if (!st->injected[v])
             continue;
-        fprintf(out, " %s=%llu", exc[v] ? exc[v] : "#?",
+        fprintf(out, " %s=%llu", x86_exception_name(v),
                 (unsigned long long)st->injected[v]);
         any = true;
     }

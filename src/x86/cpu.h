@@ -433,6 +433,8 @@ enum { EVT_EXTINT = 0, EVT_NMI = 2, EVT_EXCEPTION = 3, EVT_SOFTINT = 4,
        EVT_SOFTEXC = 5 };
 void x86_deliver_event(struct cpu *cpu, int vector, int type, uint32_t err,
                        bool has_err);
+/* The mnemonic of exception vector 0-31 ("#GP"), for statistics. */
+const char *x86_exception_name(int vector);
 /* Delivers cpu->pending_exc (the exception intercept applies first). */
 void x86_deliver_pending(struct cpu *cpu);
 

@@ -7,6 +7,17 @@
 #include "svm/vmcb.h"
 #include "x86/mem.h"
 
+const char *x86_exception_name(int vector)
+{
+    static const char *const names[32] = {
+        "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO",
+        "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
+        "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC",
+        "#SX", "#31",
+    };
+    return vector >= 0 && vector < 32 ? names[vector] : "#?";
+}
+
 static bool has_error_code(int vec)
 {
     return vec == EXC_DF || (vec >= EXC_TS && vec <= EXC_PF) ||
