@@ -54,138 +54,83 @@ static bool shift_operands(struct cpu *cpu, const struct insn *in, unsigned n,
     return false;
 }
 
-static void op_shl(struct cpu *cpu, const struct insn *in)
+/* What a shift or rotate makes of the destination a for a nonzero masked
+ * count c: the result and the flags (all of FLAGS_ARITH for shifts, only
+ * CF and OF for rotates). */
+struct shift_out {
+    uint64_t r, flags;
+};
+
+static inline struct shift_out shl_out(uint64_t a, unsigned c, unsigned size)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size, bits = size * 8;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 1, &c, &a))
-        return;
     uint64_t r = (a << c) & size_mask(size);
     /* CF: the last bit shifted out; a has at most 16 bits when c can
      * exceed the width, so a << (c - 1) never loses it. */
-    uint64_t cf = ((a << (c - 1)) >> (bits - 1)) & 1;
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
-                                of_if(top_bit(r, size) ^ cf));
+    uint64_t cf = ((a << (c - 1)) >> (size * 8 - 1)) & 1;
+    return (struct shift_out){
+        r, flags_szp(r, size) | cf | FLAG_AF | of_if(top_bit(r, size) ^ cf)};
 }
 
-static void op_shr(struct cpu *cpu, const struct insn *in)
+static inline struct shift_out shr_out(uint64_t a, unsigned c, unsigned size)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 1, &c, &a))
-        return;
     uint64_t r = a >> c;
     uint64_t cf = (a >> (c - 1)) & 1;
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
-                                of_if(top_bit(r ^ (r << 1), size)));
+    return (struct shift_out){r, flags_szp(r, size) | cf | FLAG_AF |
+                                 of_if(top_bit(r ^ (r << 1), size))};
 }
 
-static void op_sar(struct cpu *cpu, const struct insn *in)
+static inline struct shift_out sar_out(uint64_t a, unsigned c, unsigned size)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 1, &c, &a))
-        return;
     int64_t sa = (int64_t)sign_extend(a, size);
     uint64_t r = (uint64_t)(sa >> c) & size_mask(size);
     uint64_t cf = (uint64_t)(sa >> (c - 1)) & 1;
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF);
+    return (struct shift_out){r, flags_szp(r, size) | cf | FLAG_AF};
 }
 
-/* Rotates change only CF and OF. */
-static void op_rol(struct cpu *cpu, const struct insn *in)
+static inline struct shift_out rol_out(uint64_t a, unsigned c, unsigned size)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size, bits = size * 8;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 1, &c, &a))
-        return;
-    unsigned n = c & (bits - 1);
+    unsigned bits = size * 8, n = c & (bits - 1);
     uint64_t r = n ? ((a << n) | (a >> (bits - n))) & size_mask(size) : a;
     uint64_t cf = r & 1;
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(top_bit(r, size) ^ cf));
+    return (struct shift_out){r, cf | of_if(top_bit(r, size) ^ cf)};
 }
 
-static void op_ror(struct cpu *cpu, const struct insn *in)
+static inline struct shift_out ror_out(uint64_t a, unsigned c, unsigned size)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size, bits = size * 8;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 1, &c, &a))
-        return;
-    unsigned n = c & (bits - 1);
+    unsigned bits = size * 8, n = c & (bits - 1);
     uint64_t r = n ? ((a >> n) | (a << (bits - n))) & size_mask(size) : a;
     uint64_t cf = top_bit(r, size);
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(cf ^ ((r >> (bits - 2)) & 1)));
+    return (struct shift_out){r, cf | of_if(cf ^ ((r >> (bits - 2)) & 1))};
 }
 
-/* RCL/RCR rotate the (width + 1)-bit value CF:dest; 8- and 16-bit counts
- * are taken modulo 9 and 17. */
-static unsigned rc_count(unsigned c, unsigned bits)
+/* RCL and RCR rotate the (width + 1)-bit value CF:dest (cf_in the carry
+ * flag before); 8- and 16-bit counts are taken modulo 9 and 17, and RCR
+ * by n is RCL by width + 1 - n. */
+static inline struct shift_out rc_out(uint64_t a, unsigned c, unsigned size,
+                                      uint64_t cf_in, bool right)
 {
-    return bits < 32 ? c % (bits + 1) : c;
-}
-
-/* RCL and RCR rotate CF:dest; RCR by n is RCL by width + 1 - n. */
-static void rotate_through_carry(struct cpu *cpu, const struct insn *in,
-                                 bool right)
-{
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size, bits = size * 8;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 1, &c, &a))
-        return;
-    unsigned n = rc_count(c, bits);
+    unsigned bits = size * 8;
+    unsigned n = bits < 32 ? c % (bits + 1) : c;
     if (right && n)
         n = bits + 1 - n;
-    u128 v = ((u128)flags_cf(cpu) << bits) | a;
+    u128 v = ((u128)cf_in << bits) | a;
     u128 w = ((u128)1 << (bits + 1)) - 1;
     if (n)
         v = ((v << n) | (v >> (bits + 1 - n))) & w;
     uint64_t r = (uint64_t)v & size_mask(size);
     uint64_t cf = (uint64_t)(v >> bits) & 1;
     uint64_t of = top_bit(r, size) ^ (right ? (r >> (bits - 2)) & 1 : cf);
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAG_CF | FLAG_OF, cf | of_if(of));
-}
-
-static void op_rcl(struct cpu *cpu, const struct insn *in)
-{
-    rotate_through_carry(cpu, in, false);
-}
-
-static void op_rcr(struct cpu *cpu, const struct insn *in)
-{
-    rotate_through_carry(cpu, in, true);
+    return (struct shift_out){r, cf | of_if(of)};
 }
 
 /* SHLD dest, src, count: dest:src shifted left, the top half kept.  OF is
  * MSB(result) ^ CF for counts below the width.  16-bit counts 16..31
  * (result and flags undefined in the APM for counts above 16): AMD gives
  * OF = CF; from 17 on it rotates src left by count - 16 with CF = 0. */
-static void op_shld(struct cpu *cpu, const struct insn *in)
+static inline struct shift_out shld_out(uint64_t a, uint64_t s, unsigned c,
+                                        unsigned size)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size, bits = size * 8;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 2, &c, &a))
-        return;
-    uint64_t s = reg_read(cpu, in->op[1].reg, size);
+    unsigned bits = size * 8;
     uint64_t r, cf = 0, of = 0;
     if (c < bits) {
         r = ((a << c) | (s >> (bits - c))) & size_mask(size);
@@ -197,22 +142,17 @@ static void op_shld(struct cpu *cpu, const struct insn *in)
     } else {
         r = ((s << (c - 16)) | (s >> (32 - c))) & 0xffff;
     }
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF | of_if(of));
+    return (struct shift_out){
+        r, flags_szp(r, size) | cf | FLAG_AF | of_if(of)};
 }
 
 /* SHRD dest, src, count: src:dest shifted right, the low half kept.  OF is
  * the XOR of the result's two top bits for every count.  16-bit counts
  * 17..31: AMD rotates src right by count - 16, CF = 0. */
-static void op_shrd(struct cpu *cpu, const struct insn *in)
+static inline struct shift_out shrd_out(uint64_t a, uint64_t s, unsigned c,
+                                        unsigned size)
 {
-    const struct operand *d = &in->op[0];
-    unsigned size = d->size, bits = size * 8;
-    unsigned c;
-    uint64_t a;
-    if (!shift_operands(cpu, in, 2, &c, &a))
-        return;
-    uint64_t s = reg_read(cpu, in->op[1].reg, size);
+    unsigned bits = size * 8;
     uint64_t r, cf = 0;
     if (c <= bits) {
         r = ((a >> c) | (s << (bits - c))) & size_mask(size);
@@ -220,10 +160,52 @@ static void op_shrd(struct cpu *cpu, const struct insn *in)
     } else {
         r = ((s >> (c - 16)) | (s << (32 - c))) & 0xffff;
     }
-    op_write(cpu, in, d, r);
-    flags_set(cpu, FLAGS_ARITH, flags_szp(r, size) | cf | FLAG_AF |
-                                of_if(top_bit(r ^ (r << 1), size)));
+    return (struct shift_out){r, flags_szp(r, size) | cf | FLAG_AF |
+                                 of_if(top_bit(r ^ (r << 1), size))};
 }
+
+enum shift_op { SHL, SHR, SAR, ROL, ROR, RCL, RCR, SHLD, SHRD };
+
+/* The frame all of them share: count and destination, nothing more for a
+ * zero count, the result written back, the flags set.  Always inlined with
+ * a constant op, so each handler below compiles to its own direct code. */
+static inline __attribute__((always_inline)) void
+shift(struct cpu *cpu, const struct insn *in, enum shift_op op)
+{
+    const struct operand *d = &in->op[0];
+    unsigned size = d->size, c;
+    bool dbl = op == SHLD || op == SHRD;
+    uint64_t a;
+    if (!shift_operands(cpu, in, dbl ? 2 : 1, &c, &a))
+        return;
+    uint64_t s = dbl ? reg_read(cpu, in->op[1].reg, size) : 0;
+    struct shift_out o;
+    switch (op) {
+    case SHL:   o = shl_out(a, c, size); break;
+    case SHR:   o = shr_out(a, c, size); break;
+    case SAR:   o = sar_out(a, c, size); break;
+    case ROL:   o = rol_out(a, c, size); break;
+    case ROR:   o = ror_out(a, c, size); break;
+    case RCL:   o = rc_out(a, c, size, flags_cf(cpu), false); break;
+    case RCR:   o = rc_out(a, c, size, flags_cf(cpu), true); break;
+    case SHLD:  o = shld_out(a, s, c, size); break;
+    default:    o = shrd_out(a, s, c, size); break;   /* SHRD */
+    }
+    op_write(cpu, in, d, o.r);
+    /* rotates change only CF and OF */
+    bool rotate = op >= ROL && op <= RCR;
+    flags_set(cpu, rotate ? FLAG_CF | FLAG_OF : FLAGS_ARITH, o.flags);
+}
+
+static void op_shl(struct cpu *c, const struct insn *i) { shift(c, i, SHL); }
+static void op_shr(struct cpu *c, const struct insn *i) { shift(c, i, SHR); }
+static void op_sar(struct cpu *c, const struct insn *i) { shift(c, i, SAR); }
+static void op_rol(struct cpu *c, const struct insn *i) { shift(c, i, ROL); }
+static void op_ror(struct cpu *c, const struct insn *i) { shift(c, i, ROR); }
+static void op_rcl(struct cpu *c, const struct insn *i) { shift(c, i, RCL); }
+static void op_rcr(struct cpu *c, const struct insn *i) { shift(c, i, RCR); }
+static void op_shld(struct cpu *c, const struct insn *i) { shift(c, i, SHLD); }
+static void op_shrd(struct cpu *c, const struct insn *i) { shift(c, i, SHRD); }
 
 /* ---- BMI2: no flags, count from a register (RORX: immediate) ---- */
 
