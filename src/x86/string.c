@@ -155,49 +155,6 @@ static void movs_host(uint8_t *dst, const uint8_t *src, uint64_t n,
         host_store(dst, size, host_load(src, size));
 }
 
-static void rep_movs(struct cpu *cpu, const struct insn *in, unsigned size)
-{
-    uint64_t amask = size_mask(in->asize);
-    unsigned seg = str_src_seg(in);
-    bool down = (cpu->rflags & FLAG_DF) != 0;
-    uint64_t count = cpu->gpr[RCX] & amask, budget = STRING_BUDGET;
-
-    while (count) {
-        if (budget == 0) {
-            str_yield(cpu);
-            return;
-        }
-        uint64_t si = cpu->gpr[RSI] & amask, di = cpu->gpr[RDI] & amask;
-        uint64_t ns = 0, nd = 0, n = 1;
-        const uint8_t *ps = str_host(cpu, seg_linear(cpu, seg, si), si,
-                                     amask, size, down, false, &ns);
-        uint8_t *pd = str_host(cpu, seg_linear(cpu, SEG_ES, di), di, amask,
-                               size, down, true, &nd);
-        if (ps && pd) {
-            n = min3(count, budget, ns < nd ? ns : nd);
-            movs_host(pd, ps, n, size, down);
-            int64_t by = str_delta(cpu, size) * (int64_t)n;
-            str_advance(cpu, in, RSI, by);
-            str_advance(cpu, in, RDI, by);
-            budget -= n;
-        } else {
-            movs_one(cpu, in, size, seg);
-            budget = str_spend(budget, STRING_SLOW_COST);
-        }
-        count -= n;
-        reg_write(cpu, RCX, in->asize, count);
-    }
-}
-
-static inline void op_movs(struct cpu *cpu, const struct insn *in,
-                           unsigned size)
-{
-    if (in->flags & (INSN_REP | INSN_REPNE))
-        rep_movs(cpu, in, size);
-    else
-        movs_one(cpu, in, size, str_src_seg(in));
-}
-
 /* ---- STOS ---- */
 
 static inline void stos_one(struct cpu *cpu, const struct insn *in,
@@ -222,9 +179,16 @@ static void stos_host(uint8_t *dst, uint64_t n, unsigned size, bool down,
         host_store(lo, size, val);
 }
 
-static void rep_stos(struct cpu *cpu, const struct insn *in, unsigned size)
+/* ---- REP MOVS and REP STOS ---- */
+
+/* The REP loop both share: MOVS (movs true) copies [seg:rSI] to [ES:rDI],
+ * STOS stores rAX there.  Source page before destination page, as the
+ * element path faults in that order. */
+static inline __attribute__((always_inline)) void
+rep_store(struct cpu *cpu, const struct insn *in, unsigned size, bool movs)
 {
     uint64_t amask = size_mask(in->asize);
+    unsigned seg = movs ? str_src_seg(in) : SEG_ES;
     bool down = (cpu->rflags & FLAG_DF) != 0;
     uint64_t count = cpu->gpr[RCX] & amask, budget = STRING_BUDGET;
 
@@ -233,21 +197,54 @@ static void rep_stos(struct cpu *cpu, const struct insn *in, unsigned size)
             str_yield(cpu);
             return;
         }
-        uint64_t di = cpu->gpr[RDI] & amask, nd = 0, n = 1;
+        uint64_t si = cpu->gpr[RSI] & amask, di = cpu->gpr[RDI] & amask;
+        uint64_t ns = UINT64_MAX, nd = 0, n = 1;
+        const uint8_t *ps = NULL;
+        if (movs)
+            ps = str_host(cpu, seg_linear(cpu, seg, si), si, amask, size,
+                          down, false, &ns);
         uint8_t *pd = str_host(cpu, seg_linear(cpu, SEG_ES, di), di, amask,
                                size, down, true, &nd);
-        if (pd) {
-            n = min3(count, budget, nd);
-            stos_host(pd, n, size, down, cpu->gpr[RAX]);
-            str_advance(cpu, in, RDI, str_delta(cpu, size) * (int64_t)n);
+        if (pd && (ps || !movs)) {
+            n = min3(count, budget, ns < nd ? ns : nd);
+            if (movs)
+                movs_host(pd, ps, n, size, down);
+            else
+                stos_host(pd, n, size, down, cpu->gpr[RAX]);
+            int64_t by = str_delta(cpu, size) * (int64_t)n;
+            if (movs)
+                str_advance(cpu, in, RSI, by);
+            str_advance(cpu, in, RDI, by);
             budget -= n;
         } else {
-            stos_one(cpu, in, size);
+            if (movs)
+                movs_one(cpu, in, size, seg);
+            else
+                stos_one(cpu, in, size);
             budget = str_spend(budget, STRING_SLOW_COST);
         }
         count -= n;
         reg_write(cpu, RCX, in->asize, count);
     }
+}
+
+static void rep_movs(struct cpu *cpu, const struct insn *in, unsigned size)
+{
+    rep_store(cpu, in, size, true);
+}
+
+static inline void op_movs(struct cpu *cpu, const struct insn *in,
+                           unsigned size)
+{
+    if (in->flags & (INSN_REP | INSN_REPNE))
+        rep_movs(cpu, in, size);
+    else
+        movs_one(cpu, in, size, str_src_seg(in));
+}
+
+static void rep_stos(struct cpu *cpu, const struct insn *in, unsigned size)
+{
+    rep_store(cpu, in, size, false);
 }
 
 static inline void op_stos(struct cpu *cpu, const struct insn *in,
