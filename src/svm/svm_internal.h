@@ -30,6 +30,29 @@ static inline void svm_seg_store(struct vmcb_seg *v, const struct x86_seg *seg)
     v->base = seg->base;
 }
 
+/* What VMRUN (guest state) and #VMEXIT (host state) load alike from a VMCB
+ * save area: ES, CS, SS, DS, GDTR, IDTR, CR3, CR4, RFLAGS, RIP, RSP, RAX,
+ * then the mode they select.  The caller sets EFER, CR0, CR2, DR6 and DR7
+ * before (RFLAGS.AC and the mode depend on them) and CPL after. */
+static inline void svm_load_state(struct cpu *cpu, const struct vmcb_save *s)
+{
+    svm_seg_load(&cpu->seg[SEG_ES], &s->es);
+    svm_seg_load(&cpu->seg[SEG_CS], &s->cs);
+    svm_seg_load(&cpu->seg[SEG_SS], &s->ss);
+    svm_seg_load(&cpu->seg[SEG_DS], &s->ds);
+    cpu->gdtr.base = s->gdtr.base;
+    cpu->gdtr.limit = (uint16_t)s->gdtr.limit;
+    cpu->idtr.base = s->idtr.base;
+    cpu->idtr.limit = (uint16_t)s->idtr.limit;
+    cpu->cr3 = s->cr3;
+    cpu->cr4 = s->cr4;
+    x86_set_rflags(cpu, s->rflags);
+    cpu->rip = cpu->next_rip = s->rip;
+    cpu->gpr[RSP] = s->rsp;
+    cpu->gpr[RAX] = s->rax;
+    x86_update_mode(cpu);
+}
+
 /* A page of RAM as a host pointer, or NULL when pa is not page-aligned,
  * lies beyond the physical address width or is not entirely RAM. */
 static inline struct vmcb *svm_ram_page(struct cpu *cpu, uint64_t pa)

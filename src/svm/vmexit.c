@@ -63,27 +63,14 @@ void svm_save_guest(struct cpu *cpu, struct vmcb *v)
                      (uint32_t)(cpu->cr8 & INT_CTL_V_TPR_MASK);
 }
 
-/* The host state of the host-save area (bare host). */
+/* The host state of the host-save area (bare host): protected mode, no
+ * CR2 or DR6 to restore, breakpoints off, CPL 0. */
 static void load_host(struct cpu *cpu, const struct vmcb_save *s)
 {
-    svm_seg_load(&cpu->seg[SEG_ES], &s->es);
-    svm_seg_load(&cpu->seg[SEG_CS], &s->cs);
-    svm_seg_load(&cpu->seg[SEG_SS], &s->ss);
-    svm_seg_load(&cpu->seg[SEG_DS], &s->ds);
-    cpu->gdtr.base = s->gdtr.base;
-    cpu->gdtr.limit = (uint16_t)s->gdtr.limit;
-    cpu->idtr.base = s->idtr.base;
-    cpu->idtr.limit = (uint16_t)s->idtr.limit;
     cpu->efer = s->efer;
     cpu->cr0 = s->cr0 | CR0_PE | CR0_ET;
-    cpu->cr3 = s->cr3;
-    cpu->cr4 = s->cr4;
-    x86_set_rflags(cpu, s->rflags);
-    cpu->rip = cpu->next_rip = s->rip;
-    cpu->gpr[RSP] = s->rsp;
-    cpu->gpr[RAX] = s->rax;
     cpu->dr7 = DR7_RESET;
-    x86_update_mode(cpu);
+    svm_load_state(cpu, s);
     cpu->cpl = 0;
 }
 

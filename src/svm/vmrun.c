@@ -107,29 +107,15 @@ static void save_host(struct cpu *cpu, struct vmcb *h)
 
 static void load_guest_state(struct cpu *cpu, const struct vmcb_save *s)
 {
-    svm_seg_load(&cpu->seg[SEG_ES], &s->es);
-    svm_seg_load(&cpu->seg[SEG_CS], &s->cs);
-    svm_seg_load(&cpu->seg[SEG_SS], &s->ss);
-    svm_seg_load(&cpu->seg[SEG_DS], &s->ds);
-    cpu->gdtr.base = s->gdtr.base;
-    cpu->gdtr.limit = (uint16_t)s->gdtr.limit;
-    cpu->idtr.base = s->idtr.base;
-    cpu->idtr.limit = (uint16_t)s->idtr.limit;
     /* LMA follows from LME and paging (the checks made them coherent) */
     cpu->efer = s->efer & ~EFER_LMA;
     if (long_mode_paging(s))
         cpu->efer |= EFER_LMA;
     cpu->cr0 = s->cr0 | CR0_ET;
     cpu->cr2 = s->cr2;
-    cpu->cr3 = s->cr3;
-    cpu->cr4 = s->cr4;
     cpu->dr6 = s->dr6;
     cpu->dr7 = s->dr7;
-    x86_set_rflags(cpu, s->rflags);
-    cpu->rip = cpu->next_rip = s->rip;
-    cpu->gpr[RSP] = s->rsp;
-    cpu->gpr[RAX] = s->rax;
-    x86_update_mode(cpu);
+    svm_load_state(cpu, s);
     /* CPL comes from the VMCB; real mode forces 0, virtual-8086 mode 3 */
     if (cpu->mode != MODE_REAL && !(cpu->rflags & FLAG_VM))
         cpu->cpl = s->cpl & 3;
